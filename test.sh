@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test. Installs the Debian packages the tests need when they are missing
+# (a real Postfix, a real DNS server, miltertest, dkimpy, OpenDKIM's tools), then runs dotnet test.
+# Usage: ./test.sh [extra dotnet test arguments]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_pkgs=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks; do
+  have "$p" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # "No configuration" leaves /etc/postfix/main.cf absent; some postfix commands read it first.
+  [ -f /etc/postfix/main.cf ] || $SUDO touch /etc/postfix/main.cf
+  # The Debian packages start daemons of their own; the tests start private instances instead.
+  for svc in postfix opendkim knot; do
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
+  done
+fi
+[ -f /etc/postfix/main.cf ] || touch /etc/postfix/main.cf
+
+dotnet test Milter.sln -c Release --logger "console;verbosity=normal" "$@"
