@@ -1,0 +1,90 @@
+using System.Text;
+using MimeAuthenticationResults = MimeKit.Cryptography.AuthenticationResults;
+
+namespace Milter.MailAuth.AuthenticationResults;
+
+/// <summary>An Authentication-Results field as parsed (by MimeKit).</summary>
+/// <param name="AuthservId">The authserv-id; null for the Office 365 form that has none in front.</param>
+/// <param name="Version">The authres-version, when present.</param>
+/// <param name="Results">The resinfo clauses in field order (empty for <c>none</c>).</param>
+/// <param name="MethodAuthservIds">Authserv-ids Office 365 writes between clauses (non-conformant, but
+/// some readers honour them).</param>
+public sealed record ParsedAuthenticationResults(
+    string? AuthservId,
+    int? Version,
+    IReadOnlyList<AuthMethodResult> Results,
+    IReadOnlyList<string> MethodAuthservIds);
+
+/// <summary>
+/// Reads Authentication-Results fields, mainly to find the ones that claim our authserv-id so they can
+/// be removed (RFC 8601 section 5: a forgery of our own results must not reach the reader).
+/// </summary>
+public static class AuthenticationResultsParser
+{
+    /// <summary>Parses a field value with MimeKit's parser; false when it refuses the value.</summary>
+    public static bool TryParse(string headerValue, out ParsedAuthenticationResults? parsed)
+    {
+        parsed = null;
+        if (headerValue is null)
+            return false;
+        var bytes = Encoding.UTF8.GetBytes(headerValue);
+        if (!MimeAuthenticationResults.TryParse(bytes, out var mime) || mime is null)
+            return false;
+
+        var results = new List<AuthMethodResult>(mime.Results.Count);
+        var methodIds = new List<string>();
+        foreach (var r in mime.Results)
+        {
+            var properties = new List<AuthResultProperty>(r.Properties.Count);
+            foreach (var p in r.Properties)
+                properties.Add(new AuthResultProperty(p.PropertyType, p.Property, p.Value));
+            results.Add(new AuthMethodResult(r.Method, r.Result ?? "", r.Reason, properties, r.ResultComment));
+            if (!string.IsNullOrEmpty(r.Office365AuthenticationServiceIdentifier))
+                methodIds.Add(r.Office365AuthenticationServiceIdentifier);
+        }
+        parsed = new ParsedAuthenticationResults(mime.AuthenticationServiceIdentifier, mime.Version, results, methodIds);
+        return true;
+    }
+
+    /// <summary>
+    /// The authserv-id a field value starts with. MimeKit's parser first; when it refuses the value, a
+    /// tolerant read of the first value after any comments and whitespace, so a malformed forgery that
+    /// starts with our id is still recognised.
+    /// </summary>
+    public static bool TryGetAuthservId(string headerValue, out string? authservId)
+    {
+        authservId = null;
+        if (headerValue is null)
+            return false;
+        if (TryParse(headerValue, out var parsed))
+        {
+            authservId = parsed!.AuthservId;
+            return !string.IsNullOrEmpty(authservId);
+        }
+        authservId = TolerantAuthservIdReader.Read(headerValue);
+        return authservId is not null;
+    }
+
+    /// <summary>
+    /// Whether the field claims to come from <paramref name="authservId"/> (compared case-insensitively):
+    /// its leading authserv-id, or one of the per-clause ids of the Office 365 form.
+    /// </summary>
+    public static bool ClaimsAuthservId(string headerValue, string authservId)
+    {
+        ArgumentNullException.ThrowIfNull(authservId);
+        if (headerValue is null)
+            return false;
+        if (TryParse(headerValue, out var parsed))
+        {
+            if (string.Equals(parsed!.AuthservId, authservId, StringComparison.OrdinalIgnoreCase))
+                return true;
+            foreach (var id in parsed.MethodAuthservIds)
+            {
+                if (string.Equals(id, authservId, StringComparison.OrdinalIgnoreCase))
+                    return true;
+            }
+            return false;
+        }
+        return string.Equals(TolerantAuthservIdReader.Read(headerValue), authservId, StringComparison.OrdinalIgnoreCase);
+    }
+}
