@@ -31,11 +31,13 @@ public sealed record AuthResultProperty(string Type, string Name, string Value)
 }
 
 /// <summary>
-/// One RFC 8601 resinfo clause: <c>method=result (comment) reason="..." ptype.property=value ...</c>.
+/// One RFC 8601 resinfo clause: <c>method[/version]=result (comment) reason="..." ptype.property=value ...</c>.
 /// </summary>
+/// <param name="MethodVersion">The optional method-version (RFC 8601 section 2.2); written only when set.</param>
 public sealed record AuthMethodResult(
     string Method,
     string Result,
     string? Reason = null,
     IReadOnlyList<AuthResultProperty>? Properties = null,
-    string? Comment = null);
+    string? Comment = null,
+    int? MethodVersion = null);

@@ -38,7 +38,7 @@ public static class AuthenticationResultsParser
             var properties = new List<AuthResultProperty>(r.Properties.Count);
             foreach (var p in r.Properties)
                 properties.Add(new AuthResultProperty(p.PropertyType, p.Property, p.Value));
-            results.Add(new AuthMethodResult(r.Method, r.Result ?? "", r.Reason, properties, r.ResultComment));
+            results.Add(new AuthMethodResult(r.Method, r.Result ?? "", r.Reason, properties, r.ResultComment, r.Version));
             if (!string.IsNullOrEmpty(r.Office365AuthenticationServiceIdentifier))
                 methodIds.Add(r.Office365AuthenticationServiceIdentifier);
         }

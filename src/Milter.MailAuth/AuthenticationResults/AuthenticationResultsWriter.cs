@@ -132,6 +132,11 @@ public static class AuthenticationResultsWriter
         pieceEnds.Clear();
 
         AppendKeyword(clause, r.Method, "method");
+        if (r.MethodVersion is int version)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(version, nameof(r));
+            clause.Append('/').Append(version);
+        }
         clause.Append('=');
         AppendKeyword(clause, r.Result, "result");
         pieceEnds.Add(clause.Length);

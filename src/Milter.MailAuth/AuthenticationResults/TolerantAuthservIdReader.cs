@@ -6,7 +6,8 @@ namespace Milter.MailAuth.AuthenticationResults;
 /// A forgiving reader of the first value of an Authentication-Results field, for values MimeKit refuses:
 /// skips CFWS (nested comments, quoted-pairs, an unterminated comment ends the value), then reads a
 /// quoted-string or a run of characters up to whitespace, ";", "(" or "=". An ARC-style <c>i=N;</c>
-/// prefix is skipped. A first value followed by "=" is a method, not an authserv-id.
+/// prefix is skipped. A first value followed by "=" is a method (no authserv-id) unless it holds a dot:
+/// methods are Keywords without dots, so a dotted first value is a (malformed) authserv-id.
 /// </summary>
 internal static class TolerantAuthservIdReader
 {
@@ -17,7 +18,7 @@ internal static class TolerantAuthservIdReader
         if (first is null)
             return null;
         i = SkipCfws(value, i);
-        if (i < value.Length && value[i] == '=')
+        if (i < value.Length && value[i] == '=' && !first.Contains('.', StringComparison.Ordinal))
         {
             if (!string.Equals(first, "i", StringComparison.OrdinalIgnoreCase))
                 return null;
@@ -29,7 +30,7 @@ internal static class TolerantAuthservIdReader
             if (first is null)
                 return null;
             i = SkipCfws(value, i);
-            if (i < value.Length && value[i] == '=')
+            if (i < value.Length && value[i] == '=' && !first.Contains('.', StringComparison.Ordinal))
                 return null;
         }
         return first;
