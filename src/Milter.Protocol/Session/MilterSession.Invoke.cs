@@ -5,6 +5,7 @@ namespace Milter.Protocol.Session;
 
 public sealed partial class MilterSession
 {
+    private const int AbandonGraceMilliseconds = 1000;
     private CancellationTokenSource? _callCts;
     private Task? _abandoned;
 
@@ -30,6 +31,12 @@ public sealed partial class MilterSession
         {
             throw;
         }
+        catch (HandlerAbandonedException)
+        {
+            _logger.LogError("conn {Id}: handler timed out after {Timeout} at {Command} and ignored cancellation: abandoned",
+                _context.ConnectionId, _options.HandlerTimeout, MilterCommand.Name(command));
+            return null;
+        }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
             _logger.LogError("conn {Id}: handler timed out after {Timeout} at {Command}", _context.ConnectionId, _options.HandlerTimeout, MilterCommand.Name(command));
@@ -54,14 +61,16 @@ public sealed partial class MilterSession
     private async Task<MilterResponse> WaitWithProgressAsync(Task<MilterResponse> task, bool replyExpected)
     {
         var timeout = _options.HandlerTimeout;
-        var deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        // The token fires at the timeout; the grace lets a handler observe it before it is abandoned.
+        var deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue
+            : Environment.TickCount64 + (long)timeout.TotalMilliseconds + AbandonGraceMilliseconds;
         while (!task.IsCompleted)
         {
             var remaining = deadline - Environment.TickCount64;
             if (remaining <= 0)
             {
                 _abandoned = task;
-                throw new TimeoutException($"handler did not return within {timeout} although cancelled");
+                throw new HandlerAbandonedException();
             }
             var wait = replyExpected ? Math.Min(remaining, (long)_options.ProgressInterval.TotalMilliseconds) : remaining;
             using (var delayCts = CancellationTokenSource.CreateLinkedTokenSource(_sessionToken))
@@ -97,4 +106,6 @@ public sealed partial class MilterSession
             // Already answered TEMPFAIL and logged when it timed out.
         }
     }
+
+    private sealed class HandlerAbandonedException : Exception;
 }
