@@ -80,7 +80,8 @@ public sealed class MilterServer : IAsyncDisposable
         try
         {
             if (address.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No SO_REUSEPORT: a second server on the same port must fail, not share it. (.NET sets
+            // SO_REUSEADDR on Unix by itself, so a restart does not trip over TIME_WAIT.)
             socket.Bind(new IPEndPoint(address, spec.Port));
             socket.Listen(512);
             return new Listener(spec, socket, null);
