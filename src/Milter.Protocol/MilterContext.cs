@@ -33,6 +33,13 @@ public sealed class MilterContext
 
     internal void ClearMessageMacros() => _messageMacros.Clear();
 
+    /// <summary>A new SMTP session on the same milter connection (SMFIC_QUIT_NC): every macro is forgotten.</summary>
+    internal void ClearConnectionMacros()
+    {
+        _connectionMacros.Clear();
+        _messageMacros.Clear();
+    }
+
     private static string Normalize(string name)
         => name.Length > 2 && name[0] == '{' && name[^1] == '}' ? name[1..^1] : name;
 }

@@ -1,0 +1,292 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Milter.Protocol.Session;
+
+namespace Milter.Protocol.Server;
+
+/// <summary>
+/// Listens on inet/inet6/unix sockets and runs one <see cref="MilterSession"/> per accepted connection,
+/// with a fresh handler from the factory. One bad connection never affects another.
+/// </summary>
+public sealed class MilterServer : IAsyncDisposable
+{
+    private readonly MilterServerOptions _options;
+    private readonly Func<IMilterHandler> _handlerFactory;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ILogger _sessionLogger;
+    private readonly List<Listener> _listeners = [];
+    private readonly ConcurrentDictionary<long, Connection> _connections = new();
+    private readonly CancellationTokenSource _acceptCts = new();
+    private readonly List<Task> _acceptLoops = [];
+    private long _nextConnectionId;
+    private int _active;
+    private volatile bool _draining;
+    private bool _started;
+    private Task? _stopTask;
+
+    public MilterServer(MilterServerOptions options, Func<IMilterHandler> handlerFactory, ILoggerFactory loggerFactory)
+    {
+        options.Validate();
+        _options = options;
+        _handlerFactory = handlerFactory;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("Milter.Protocol.Server");
+        _sessionLogger = loggerFactory.CreateLogger("Milter.Protocol.Session");
+    }
+
+    /// <summary>The bound endpoints, in the order of the specs (port 0 resolved).</summary>
+    public IReadOnlyList<EndPoint> EndPoints => _listeners.Select(l => l.Socket.LocalEndPoint!).ToList();
+
+    public int ActiveConnections => Volatile.Read(ref _active);
+
+    /// <summary>Binds every spec, or none: on failure the ones already bound are closed and an
+    /// <see cref="IOException"/> naming the spec is thrown.</summary>
+    public Task StartAsync(IEnumerable<ListenSpec> listen, CancellationToken cancellationToken)
+    {
+        if (_started) throw new InvalidOperationException("the server was already started");
+        _started = true;
+        foreach (var spec in listen)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                _listeners.Add(Bind(spec));
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                foreach (var l in _listeners) l.Close();
+                _listeners.Clear();
+                throw new IOException($"cannot listen on {spec}: {ex.Message}", ex);
+            }
+        }
+        if (_listeners.Count == 0) throw new ArgumentException("no socket to listen on", nameof(listen));
+        foreach (var l in _listeners)
+        {
+            _logger.LogInformation("listening on {Spec} ({EndPoint})", l.Spec, l.Socket.LocalEndPoint);
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(l), CancellationToken.None));
+        }
+        return Task.CompletedTask;
+    }
+
+    private Listener Bind(ListenSpec spec)
+    {
+        if (spec.Kind == ListenKind.Unix) return BindUnix(spec);
+        var address = ResolveAddress(spec);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (address.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+            // No SO_REUSEPORT: a second server on the same port must fail, not share it. (.NET sets
+            // SO_REUSEADDR on Unix by itself, so a restart does not trip over TIME_WAIT.)
+            socket.Bind(new IPEndPoint(address, spec.Port));
+            socket.Listen(512);
+            return new Listener(spec, socket, null);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static IPAddress ResolveAddress(ListenSpec spec)
+    {
+        var family = spec.Kind == ListenKind.Inet ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+        if (spec.Host is null) return family == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any;
+        if (IPAddress.TryParse(spec.Host, out var ip))
+        {
+            if (ip.AddressFamily != family) throw new ArgumentException($"{spec.Host} is not an {(family == AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address");
+            return ip;
+        }
+        return Dns.GetHostAddresses(spec.Host).FirstOrDefault(a => a.AddressFamily == family)
+            ?? throw new IOException($"host {spec.Host} has no {(family == AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address");
+    }
+
+    private Listener BindUnix(ListenSpec spec)
+    {
+        var path = Path.GetFullPath(spec.Path!);
+        if (File.Exists(path) || Directory.Exists(path))
+        {
+            if (UnixSocketFile.IsSocket(path) != true)
+                throw new IOException($"{path} exists and is not a socket; not replacing it");
+            if (IsListening(path)) throw new IOException($"another process is listening on {path}");
+            File.Delete(path);
+            _logger.LogInformation("replaced stale socket {Path}", path);
+        }
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, _options.UnixSocketMode);
+            socket.Listen(512);
+            return new Listener(spec, socket, path);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static bool IsListening(string path)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private async Task AcceptLoopAsync(Listener listener)
+    {
+        var token = _acceptCts.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.Socket.AcceptAsync(token);
+            }
+            catch (Exception) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                _logger.LogWarning("accept on {Spec} failed: {Message}", listener.Spec, ex.Message);
+                try { await Task.Delay(100, token); } catch (OperationCanceledException) { return; }
+                continue;
+            }
+
+            if (Interlocked.Increment(ref _active) > _options.MaxConnections)
+            {
+                Interlocked.Decrement(ref _active);
+                _logger.LogWarning("connection from {Remote} on {Spec} refused: {Max} connections already open",
+                    socket.RemoteEndPoint, listener.Spec, _options.MaxConnections);
+                socket.Dispose();
+                continue;
+            }
+            var connection = new Connection(Interlocked.Increment(ref _nextConnectionId), socket);
+            _connections[connection.Id] = connection;
+            connection.Task = Task.Run(() => RunConnectionAsync(connection, listener.Spec), CancellationToken.None);
+        }
+    }
+
+    private async Task RunConnectionAsync(Connection connection, ListenSpec spec)
+    {
+        var socket = connection.Socket;
+        IMilterHandler? handler = null;
+        try
+        {
+            var tcp = spec.Kind != ListenKind.Unix;
+            if (tcp) socket.NoDelay = true;
+            await using var stream = new MilterNetworkStream(socket, quickAck: tcp);
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true));
+            handler = _handlerFactory();
+            using var session = new MilterSession(handler, reader, stream, _options, _sessionLogger, connection.Id);
+            connection.Session = session;
+            if (_draining) session.RequestDrain();
+            _logger.LogDebug("conn {Id}: accepted from {Remote} on {Spec}", connection.Id, socket.RemoteEndPoint, spec);
+            await session.RunAsync(connection.Cancellation.Token);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "conn {Id}: failed", connection.Id);
+        }
+        finally
+        {
+            connection.Session = null;
+            socket.Dispose();
+            await DisposeHandlerAsync(handler, connection.Id);
+            _connections.TryRemove(connection.Id, out _);
+            Interlocked.Decrement(ref _active);
+            connection.Cancellation.Dispose();
+        }
+    }
+
+    private async ValueTask DisposeHandlerAsync(IMilterHandler? handler, long id)
+    {
+        try
+        {
+            if (handler is IAsyncDisposable ad) await ad.DisposeAsync();
+            else if (handler is IDisposable d) d.Dispose();
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "conn {Id}: handler dispose failed", id);
+        }
+    }
+
+    /// <summary>Stops accepting, lets messages in flight finish (up to DrainTimeout; idle sessions close at
+    /// once), then closes the rest and deletes the unix socket files. Safe to call more than once.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _stopTask ??= StopCoreAsync(cancellationToken);
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        _draining = true;
+        _acceptCts.Cancel();
+        foreach (var l in _listeners) l.Socket.Dispose();
+        await Task.WhenAll(_acceptLoops);
+
+        foreach (var c in _connections.Values) c.Session?.RequestDrain();
+        var all = Task.WhenAll(_connections.Values.Select(c => c.Task ?? Task.CompletedTask));
+        try
+        {
+            await all.WaitAsync(_options.DrainTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            _logger.LogWarning("drain timeout: closing {Count} session(s) still in flight", _connections.Count);
+            foreach (var c in _connections.Values)
+            {
+                try { c.Cancellation.Cancel(); } catch (ObjectDisposedException) { }
+            }
+            await all.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+            foreach (var c in _connections.Values) c.Socket.Dispose();
+        }
+        foreach (var l in _listeners) l.Close();
+        _logger.LogInformation("milter server stopped");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        _acceptCts.Dispose();
+    }
+
+    private sealed class Listener(ListenSpec spec, Socket socket, string? unixPath)
+    {
+        public ListenSpec Spec { get; } = spec;
+        public Socket Socket { get; } = socket;
+
+        public void Close()
+        {
+            Socket.Dispose();
+            if (unixPath is null) return;
+            try
+            {
+                if (UnixSocketFile.IsSocket(unixPath) == true) File.Delete(unixPath);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private sealed class Connection(long id, Socket socket)
+    {
+        public long Id { get; } = id;
+        public Socket Socket { get; } = socket;
+        public CancellationTokenSource Cancellation { get; } = new();
+        public volatile MilterSession? Session;
+        public Task? Task;
+    }
+}

@@ -1,0 +1,92 @@
+using Milter.Protocol.Wire;
+
+namespace Milter.Protocol.Session;
+
+/// <summary>Computes the filter's OPTNEG reply from the MTA's offer and the handler's capabilities.</summary>
+public static class Negotiation
+{
+    /// <summary>Every SMFIP_* flag Postfix 3.x offers with milter_protocol = 6.</summary>
+    public const MilterProtocolFlags AllProtocolFlags = (MilterProtocolFlags)0x1FFFFF;
+    public const MilterActions AllActions = (MilterActions)0x1FF;
+
+    private static readonly (MilterStages Stage, MilterProtocolFlags No, MilterProtocolFlags NoReply)[] s_stageFlags =
+    [
+        (MilterStages.Connect, MilterProtocolFlags.NoConnect, MilterProtocolFlags.NoReplyConnect),
+        (MilterStages.Helo, MilterProtocolFlags.NoHelo, MilterProtocolFlags.NoReplyHelo),
+        (MilterStages.MailFrom, MilterProtocolFlags.NoMail, MilterProtocolFlags.NoReplyMail),
+        (MilterStages.RcptTo, MilterProtocolFlags.NoRcpt, MilterProtocolFlags.NoReplyRcpt),
+        (MilterStages.Data, MilterProtocolFlags.NoData, MilterProtocolFlags.NoReplyData),
+        (MilterStages.Headers, MilterProtocolFlags.NoHeaders, MilterProtocolFlags.NoReplyHeader),
+        (MilterStages.EndOfHeaders, MilterProtocolFlags.NoEoh, MilterProtocolFlags.NoReplyEoh),
+        (MilterStages.Body, MilterProtocolFlags.NoBody, MilterProtocolFlags.NoReplyBody),
+        (MilterStages.Unknown, MilterProtocolFlags.NoUnknown, MilterProtocolFlags.NoReplyUnknown),
+    ];
+
+    /// <summary>
+    /// The reply is always a subset of the offer (Postfix milter8.c refuses a reply whose action mask
+    /// is not a subset of its own, and a version above its own). A stage the handler does not want is
+    /// skipped with NO* if offered, else at least its reply with NR_*. Macro lists are requested only
+    /// when the MTA offered SMFIF_SETSYMLIST, and then SETSYMLIST is set in the reply (as libmilter's
+    /// smfi_setsymlist does).
+    /// </summary>
+    public static NegotiatedOptions Negotiate(uint mtaVersion, MilterActions mtaActions, MilterProtocolFlags mtaFlags, MilterCapabilities capabilities)
+    {
+        var version = Math.Min(mtaVersion, WireConstants.ProtocolVersion);
+        var wanted = MilterProtocolFlags.None;
+        foreach (var (stage, no, noReply) in s_stageFlags)
+        {
+            if ((capabilities.Stages & stage) == 0)
+                wanted |= (mtaFlags & no) != 0 ? no : noReply;
+            else if ((capabilities.NoReplyStages & stage) != 0)
+                wanted |= noReply;
+        }
+        if (capabilities.HeaderLeadingSpace) wanted |= MilterProtocolFlags.HeaderLeadingSpace;
+        wanted |= MilterProtocolFlags.Skip;
+        var flags = wanted & mtaFlags;
+
+        var actions = capabilities.Actions & mtaActions & ~MilterActions.SetSymbolList;
+        var macros = new Dictionary<MacroStage, string>();
+        if ((mtaActions & MilterActions.SetSymbolList) != 0)
+        {
+            foreach (var (stage, names) in capabilities.Macros)
+            {
+                if (names.Count == 0 || !Enum.IsDefined(stage)) continue;
+                macros[stage] = string.Join(' ', names.Select(BraceName));
+            }
+            if (macros.Count > 0) actions |= MilterActions.SetSymbolList;
+        }
+        return new NegotiatedOptions(version, actions, flags, macros);
+    }
+
+    /// <summary>Long macro names travel in braces ("{auth_type}"); one-character names do not ("i").</summary>
+    public static string BraceName(string name)
+        => name.Length > 1 && name[0] != '{' ? "{" + name + "}" : name;
+
+    /// <summary>Writes the OPTNEG reply frame.</summary>
+    public static void WriteReply(FrameBuilder builder, NegotiatedOptions options)
+    {
+        builder.Begin(MilterCommand.OptNeg)
+            .WriteUInt32(options.Version)
+            .WriteUInt32((uint)options.Actions)
+            .WriteUInt32((uint)options.ProtocolFlags);
+        foreach (var (stage, names) in options.Macros.OrderBy(kv => kv.Key))
+            builder.WriteUInt32((uint)stage).WriteCString(names);
+        builder.End();
+    }
+
+    /// <summary>Parses an OPTNEG frame's data (either direction): version, actions, flags and optional macro lists.
+    /// Null when it is shorter than the three numbers or a macro list is truncated.</summary>
+    public static NegotiatedOptions? Parse(ReadOnlySpan<byte> data)
+    {
+        var reader = new PayloadReader(data);
+        if (!reader.TryReadUInt32(out var version) || !reader.TryReadUInt32(out var actions) || !reader.TryReadUInt32(out var flags))
+            return null;
+        var macros = new Dictionary<MacroStage, string>();
+        while (!reader.End)
+        {
+            if (!reader.TryReadUInt32(out var stage) || !reader.TryReadCString(out var names)) return null;
+            macros[(MacroStage)stage] = names;
+        }
+        return new NegotiatedOptions(version, (MilterActions)actions, (MilterProtocolFlags)flags, macros);
+    }
+}

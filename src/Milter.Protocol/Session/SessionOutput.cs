@@ -1,0 +1,27 @@
+namespace Milter.Protocol.Session;
+
+/// <summary>The write side of a session. Every send is one write of one buffer, and sends are
+/// serialized, so a keep-alive from a timer never interleaves with a reply.</summary>
+internal sealed class SessionOutput : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+
+    public SessionOutput(Stream stream) => _stream = stream;
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            await _stream.WriteAsync(data, cancellationToken);
+            await _stream.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    public void Dispose() => _lock.Dispose();
+}
