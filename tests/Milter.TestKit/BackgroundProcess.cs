@@ -1,15 +1,13 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Milter.TestKit;
 
 /// <summary>A daemon started in the foreground of a child process, recorded by PID, its output kept
 /// (the last 256 KiB) for failure messages, and stopped by that PID: SIGTERM, then SIGKILL.</summary>
-public sealed partial class BackgroundProcess : IAsyncDisposable
+public sealed class BackgroundProcess : IAsyncDisposable
 {
     private const int MaxOutputChars = 256 * 1024;
-    private const int SigTerm = 15;
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
@@ -61,7 +59,7 @@ public sealed partial class BackgroundProcess : IAsyncDisposable
     {
         if (_process.HasExited)
             return;
-        _ = Kill(Pid, SigTerm);
+        UnixProcess.Signal(Pid, UnixProcess.SigTerm);
         try
         {
             await _process.WaitForExitAsync().WaitAsync(grace);
@@ -78,7 +76,4 @@ public sealed partial class BackgroundProcess : IAsyncDisposable
         await StopAsync(TimeSpan.FromSeconds(5));
         _process.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }
