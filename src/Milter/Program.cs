@@ -1,1 +1,52 @@
-return 0;
+using Milter.Commands;
+using Milter.Configuration;
+
+namespace Milter;
+
+public static class Program
+{
+    public const int ExitOk = 0, ExitCheckFailed = 1, ExitUsage = 2, ExitTemporary = 3;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.Out.Write(Usage);
+            return args.Length == 0 ? ExitUsage : ExitOk;
+        }
+        var command = args[0];
+        var rest = args.Skip(1).ToArray();
+        try
+        {
+            return command switch
+            {
+                "run" => await RunCommand.ExecuteAsync(rest),
+                "health" => await HealthCommand.ExecuteAsync(rest),
+                _ => throw new UsageException($"unknown command '{command}' (try: milter help)"),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine("milter: " + e.Message);
+            return ExitUsage;
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine("milter: " + e.Message);
+            return ExitUsage;
+        }
+    }
+
+    public const string Usage = """
+        milter: DKIM signing, DKIM/SPF/DMARC verification for Postfix and Sendmail (milter protocol)
+
+        usage: milter COMMAND [options]
+          run [--config FILE] [--listen SPEC]...   run the daemon (default: inet:8891@127.0.0.1)
+          health --connect SPEC [--timeout-ms N]   exit 0 when a milter answers option negotiation
+
+        global options: --dns HOST[:PORT][,HOST[:PORT]...]
+        socket specs: inet:PORT@HOST, inet:PORT, inet6:PORT@HOST, unix:/path (local:/path)
+        exit codes: 0 ok, 1 check failed, 2 bad usage or config, 3 temporary error
+
+        """;
+}

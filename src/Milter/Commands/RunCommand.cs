@@ -1,0 +1,55 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Milter.Configuration;
+using Milter.Hosting;
+
+namespace Milter.Commands;
+
+/// <summary>`milter run`: the daemon.</summary>
+public static class RunCommand
+{
+    public static async Task<int> ExecuteAsync(string[] args)
+    {
+        var cl = new CommandLine("run", args, new HashSet<string>());
+        var configFile = cl.Get("config");
+        var listen = cl.GetAll("listen");
+        var dns = cl.Get("dns");
+        cl.EnsureAllUsed();
+
+        var options = ConfigLoader.Load(configFile, listen, dns);
+        using var host = BuildHost(options);
+        try
+        {
+            await host.StartAsync();
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine("milter: " + e.Message);
+            return Program.ExitUsage;
+        }
+        await host.WaitForShutdownAsync();
+        return Program.ExitOk;
+    }
+
+    internal static IHost BuildHost(MilterOptions options)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var level = Enum.Parse<LogLevel>(options.LogLevel, ignoreCase: true);
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(level);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.IncludeScopes = false;
+        });
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<MilterHostedService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MilterHostedService>());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.DrainTimeoutSeconds + 5));
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        return builder.Build();
+    }
+}

@@ -1,0 +1,76 @@
+namespace Milter.Configuration;
+
+/// <summary>The whole configuration, as bound from JSON, environment (MILTER_ prefix, __ between levels) and the command line.
+/// Collections are null when not configured; <see cref="ConfigLoader"/> fills in the defaults after binding
+/// (the configuration binder merges arrays by index, which is never what a postmaster means).</summary>
+public sealed class MilterOptions
+{
+    public string[]? Listen { get; set; }
+    /// <summary>The authserv-id of our Authentication-Results headers (RFC 8601 2.5); defaults to the host name.</summary>
+    public string? AuthservId { get; set; }
+    public DnsSection Dns { get; set; } = new();
+    public SigningSection Signing { get; set; } = new();
+    public VerificationSection Verification { get; set; } = new();
+    public DmarcSection Dmarc { get; set; } = new();
+    public ReportLogSection ReportLog { get; set; } = new();
+    public ServerSection Server { get; set; } = new();
+    /// <summary>Console log level: Trace, Debug, Information, Warning, Error.</summary>
+    public string LogLevel { get; set; } = "Information";
+}
+
+public sealed class DnsSection
+{
+    public string[]? Servers { get; set; }
+    public int TimeoutMs { get; set; } = 2000;
+}
+
+public sealed class SigningKeyOptions
+{
+    public string? Domain { get; set; }
+    public string? Selector { get; set; }
+    public string? KeyFile { get; set; }
+    /// <summary>Optional: rsa-sha256 or ed25519-sha256; taken from the key when absent.</summary>
+    public string? Algorithm { get; set; }
+}
+
+public sealed class SigningSection
+{
+    public SigningKeyOptions[]? Keys { get; set; }
+    public string[]? InternalHosts { get; set; }
+    public bool SignAuthenticated { get; set; } = true;
+    public string Canonicalization { get; set; } = "relaxed/relaxed";
+    public string[]? SignHeaders { get; set; }
+    public string[]? OversignHeaders { get; set; }
+    public bool SubDomains { get; set; }
+    /// <summary>Accept private key files readable by group or others (container volumes often need it).</summary>
+    public bool AllowGroupReadableKeys { get; set; }
+    /// <summary>When above zero, signatures carry x= (expiry) this many seconds after t=.</summary>
+    public int SignatureLifetimeSeconds { get; set; }
+}
+
+public sealed class VerificationSection
+{
+    public int MinimumKeyBits { get; set; } = 1024;
+    public int MaxSignatures { get; set; } = 5;
+}
+
+public sealed class DmarcSection
+{
+    public bool RejectOnFailure { get; set; }
+}
+
+public sealed class ReportLogSection
+{
+    public string? Path { get; set; }
+}
+
+public sealed class ServerSection
+{
+    public int MaxFrameBytes { get; set; } = 1024 * 1024;
+    public int IdleTimeoutSeconds { get; set; } = 300;
+    public int HandlerTimeoutSeconds { get; set; } = 60;
+    public int ProgressIntervalSeconds { get; set; } = 5;
+    public int MaxConnections { get; set; } = 1000;
+    public string UnixSocketMode { get; set; } = "0660";
+    public int DrainTimeoutSeconds { get; set; } = 30;
+}

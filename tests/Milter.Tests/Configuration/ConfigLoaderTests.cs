@@ -1,0 +1,95 @@
+using Milter.Configuration;
+
+namespace Milter.Tests.Configuration;
+
+public sealed class ConfigLoaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("milter-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string json)
+    {
+        var path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    [Fact]
+    public void EmbeddedDefault_ListensOnLoopback8891_AndSignsNothing()
+    {
+        var o = ConfigLoader.Load(null, environment: false);
+        Assert.Equal(["inet:8891@127.0.0.1"], o.Listen!);
+        Assert.Empty(o.Signing.Keys!);
+        Assert.Equal("relaxed/relaxed", o.Signing.Canonicalization);
+        Assert.Equal(["From"], o.Signing.OversignHeaders!);
+        Assert.Equal(5, o.Verification.MaxSignatures);
+        Assert.False(string.IsNullOrEmpty(o.AuthservId));
+    }
+
+    [Fact]
+    public void ConfigFile_ArraysReplaceDefaults_NotMergeByIndex()
+    {
+        var path = Write("""{ "Listen": [ "unix:/tmp/x.sock" ], "Signing": { "InternalHosts": [ "10.0.0.0/8" ] }, "AuthservId": "mx.example.net" }""");
+        var o = ConfigLoader.Load(path, environment: false);
+        Assert.Equal(["unix:/tmp/x.sock"], o.Listen!);
+        Assert.Equal(["10.0.0.0/8"], o.Signing.InternalHosts!);
+        Assert.Equal("mx.example.net", o.AuthservId);
+    }
+
+    [Fact]
+    public void CommandLineListenAndDns_Override()
+    {
+        var o = ConfigLoader.Load(null, ["inet:9999@127.0.0.1", "unix:/run/m.sock"], "127.0.0.1:5353,[::1]:53", environment: false);
+        Assert.Equal(["inet:9999@127.0.0.1", "unix:/run/m.sock"], o.Listen!);
+        Assert.Equal(["127.0.0.1:5353", "[::1]:53"], o.Dns.Servers!);
+    }
+
+    [Theory]
+    [InlineData("""{ "Server": { "MaxConnections": "lots" } }""", "Server:MaxConnections", "lots")]
+    [InlineData("""{ "Server": { "MaxConnections": 0 } }""", "Server:MaxConnections", "0")]
+    [InlineData("""{ "Listen": [ "tcp:25" ] }""", "Listen:0", "tcp:25")]
+    [InlineData("""{ "Signing": { "InternalHosts": [ "10.0.0.0/99" ] } }""", "Signing:InternalHosts:0", "10.0.0.0/99")]
+    [InlineData("""{ "Signing": { "Canonicalization": "loose/relaxed" } }""", "Signing:Canonicalization", "loose/relaxed")]
+    [InlineData("""{ "Dns": { "Servers": [ "dns.example" ] } }""", "Dns:Servers:0", "dns.example")]
+    [InlineData("""{ "AuthservId": "mx example" }""", "AuthservId", "mx example")]
+    [InlineData("""{ "Server": { "UnixSocketMode": "rw-rw----" } }""", "Server:UnixSocketMode", "rw-rw----")]
+    [InlineData("""{ "Signing": { "Keys": [ { "Domain": "example.com", "Selector": "s1" } ] } }""", "Signing:Keys:0:KeyFile", "")]
+    [InlineData("""{ "LogLevel": "Chatty" }""", "LogLevel", "Chatty")]
+    public void BadValue_NamesKeyAndValue(string json, string key, string value)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write(json), environment: false));
+        Assert.Contains(key, e.Message, StringComparison.Ordinal);
+        Assert.Contains($"\"{value}\"", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void UnknownKey_IsAnError()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write("""{ "Signing": { "Keyz": [] } }"""), environment: false));
+        Assert.Contains("Keyz", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MissingFile_And_BadJson_AreClearErrors()
+    {
+        var missing = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Path.Combine(_dir, "nope.json"), environment: false));
+        Assert.Contains("nope.json", missing.Message, StringComparison.Ordinal);
+        var bad = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write("{ \"Listen\": [ "), environment: false));
+        Assert.Contains("JSON", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NetworkList_MatchesCidrAndMappedAddresses()
+    {
+        var list = new NetworkList(["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]);
+        Assert.True(list.Contains(System.Net.IPAddress.Parse("10.1.2.3")));
+        Assert.True(list.Contains(System.Net.IPAddress.Parse("::ffff:10.9.9.9")));
+        Assert.True(list.Contains(System.Net.IPAddress.Parse("192.0.2.7")));
+        Assert.False(list.Contains(System.Net.IPAddress.Parse("192.0.2.8")));
+        Assert.True(list.Contains(System.Net.IPAddress.Parse("2001:db8:1::5")));
+        Assert.False(list.Contains(System.Net.IPAddress.Parse("2001:db9::1")));
+        Assert.False(list.Contains(null));
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Milter.Tests.Fixtures;
+
+/// <summary>
+/// A real `milter run` process for end-to-end tests: started with `dotnet milter.dll`, waited for until it
+/// logs that it listens, stopped by PID (SIGTERM, then kill after a bound).
+/// </summary>
+public sealed class MilterDaemon : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private MilterDaemon(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    public static string MilterDll
+    {
+        get
+        {
+            var here = Path.Combine(AppContext.BaseDirectory, "milter.dll");
+            if (File.Exists(here) && File.Exists(Path.Combine(AppContext.BaseDirectory, "milter.runtimeconfig.json")))
+                return here;
+            throw new FileNotFoundException($"milter.dll with its runtimeconfig not found in {AppContext.BaseDirectory}");
+        }
+    }
+
+    /// <summary>Runs `milter ARGS` to completion (for CLI tests).</summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunCliAsync(IEnumerable<string> args, string? stdin = null,
+        IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        var psi = NewStartInfo(args, environment);
+        psi.RedirectStandardInput = true;
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("dotnet did not start");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
+        p.StandardInput.Close();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"milter {string.Join(' ', args)} did not finish in time; stderr: {await stderr}");
+        }
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    private static ProcessStartInfo NewStartInfo(IEnumerable<string> args, IDictionary<string, string>? environment)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(MilterDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MILTER_", StringComparison.Ordinal)).ToList())
+            psi.Environment.Remove(key);
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment) psi.Environment[k] = v;
+        }
+        return psi;
+    }
+
+    /// <summary>Starts `milter run ARGS` and waits until it logs "milter started".</summary>
+    public static async Task<MilterDaemon> StartAsync(IEnumerable<string> args, IDictionary<string, string>? environment = null,
+        TimeSpan? timeout = null)
+    {
+        var psi = NewStartInfo(new[] { "run" }.Concat(args), environment);
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var daemon = new MilterDaemon(process);
+        process.OutputDataReceived += (_, e) => daemon.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => daemon.OnLine(e.Data);
+        process.Exited += (_, _) => daemon._started.TrySetException(
+            new InvalidOperationException($"milter exited during start-up; output:\n{daemon.Output}"));
+        if (!process.Start()) throw new InvalidOperationException("dotnet did not start");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var wait = timeout ?? TimeSpan.FromSeconds(30);
+        var done = await Task.WhenAny(daemon._started.Task, Task.Delay(wait));
+        if (done != daemon._started.Task)
+        {
+            await daemon.DisposeAsync();
+            throw new TimeoutException($"milter did not start within {wait}; output:\n{daemon.Output}");
+        }
+        await daemon._started.Task;
+        return daemon;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+        if (line.Contains("milter started", StringComparison.Ordinal)) _started.TrySetResult();
+    }
+
+    /// <summary>Waits until the output contains <paramref name="text"/> (bounded).</summary>
+    public async Task<bool> WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Output.Contains(text, StringComparison.Ordinal)) return true;
+            await Task.Delay(50);
+        }
+        return false;
+    }
+
+    /// <summary>SIGTERM (graceful drain) and wait for exit; returns the exit code.</summary>
+    public async Task<int> StopAsync(TimeSpan? timeout = null)
+    {
+        if (!_process.HasExited)
+        {
+            _ = kill(_process.Id, 15);
+            using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+                throw new TimeoutException($"milter did not stop on SIGTERM; output:\n{Output}");
+            }
+        }
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL: the daemon dies at once (failover drills).</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited) await StopAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            // already killed
+        }
+        _process.Dispose();
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    /// <summary>A TCP port free right now on 127.0.0.1.</summary>
+    public static int FreeTcpPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
