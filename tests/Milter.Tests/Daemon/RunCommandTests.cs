@@ -1,3 +1,4 @@
+using Milter.TestKit;
 using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Daemon;
@@ -50,7 +51,7 @@ public sealed class RunCommandTests
     [Fact]
     public async Task Run_ListensAndAnswersHealth_ThenDrainsOnSigterm()
     {
-        var port = MilterDaemon.FreeTcpPort();
+        var port = FreePort.Next();
         var spec = $"inet:{port}@127.0.0.1";
         await using var daemon = await MilterDaemon.StartAsync(["--listen", spec]);
         var (code, stdout, _) = await MilterDaemon.RunCliAsync(["health", "--connect", spec]);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using Milter.TestKit;
 
 namespace Milter.Tests.Fixtures;
 
@@ -129,7 +128,7 @@ public sealed class MilterDaemon : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            _ = kill(_process.Id, 15);
+            _ = UnixProcess.Signal(_process.Id, UnixProcess.SigTerm);
             using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
             try
             {
@@ -164,16 +163,5 @@ public sealed class MilterDaemon : IAsyncDisposable
             // already killed
         }
         _process.Dispose();
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int sig);
-
-    /// <summary>A TCP port free right now on 127.0.0.1.</summary>
-    public static int FreeTcpPort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
