@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Hosting;
+using Milter.Keys;
 
 namespace Milter.Commands;
 
@@ -18,12 +19,13 @@ public static class RunCommand
         cl.EnsureAllUsed();
 
         var options = ConfigLoader.Load(configFile, listen, dns);
-        using var host = BuildHost(options);
+        var keys = KeyStore.Load(options.Signing, TimeProvider.System);
+        using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns));
         try
         {
             await host.StartAsync();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine("milter: " + e.Message);
             return Program.ExitUsage;
@@ -32,7 +34,7 @@ public static class RunCommand
         return Program.ExitOk;
     }
 
-    internal static IHost BuildHost(MilterOptions options)
+    internal static IHost BuildHost(MilterOptions options, KeyStore keys, StartupArguments arguments)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var level = Enum.Parse<LogLevel>(options.LogLevel, ignoreCase: true);
@@ -46,6 +48,8 @@ public static class RunCommand
             o.IncludeScopes = false;
         });
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(arguments);
         builder.Services.AddSingleton<MilterHostedService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MilterHostedService>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.DrainTimeoutSeconds + 5));

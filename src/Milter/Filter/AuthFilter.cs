@@ -1,16 +1,18 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Milter.Configuration;
 using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Message;
 using Milter.Protocol;
+using Milter.Reporting;
 
 namespace Milter.Filter;
 
 /// <summary>
 /// The only code that sees both the milter protocol and the mail-auth engines. One instance per
-/// connection. At end of message it removes forged Authentication-Results headers carrying our
-/// authserv-id and inserts ours at the top.
+/// connection. Outbound mail (internal or authenticated client, From domain with a key) is DKIM-signed;
+/// every message gets one Authentication-Results header at the top, and forged ones carrying our
+/// authserv-id are removed. Internal failure means TEMPFAIL, never unsigned mail let through silently.
 /// </summary>
 internal sealed class AuthFilter : MilterHandlerBase
 {
@@ -33,19 +35,20 @@ internal sealed class AuthFilter : MilterHandlerBase
         },
     };
 
-    private readonly FilterServices _services;
-    private readonly ILogger _logger;
+    private readonly FilterServicesHolder _holder;
     private readonly MessageState _state = new();
+    private FilterServices _services;
+    private OutboundSigning? _signing;
 
-    public AuthFilter(FilterServices services)
+    public AuthFilter(FilterServicesHolder holder)
     {
-        _services = services;
-        _logger = services.Logger;
+        _holder = holder;
+        _services = holder.Current;
     }
 
     public override MilterCapabilities Capabilities => Caps;
 
-    private MilterOptions Options => _services.Options;
+    private ILogger Logger => _services.Logger;
 
     public override ValueTask<MilterResponse> OnConnectAsync(MilterContext context, ConnectInfo info, CancellationToken cancellationToken)
     {
@@ -62,7 +65,8 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     public override ValueTask<MilterResponse> OnMailFromAsync(MilterContext context, string sender, IReadOnlyList<string> esmtpArgs, CancellationToken cancellationToken)
     {
-        _state.ResetMessage();
+        ResetMessage();
+        _services = _holder.Current; // one config snapshot per message
         _state.StartTimestamp = Stopwatch.GetTimestamp();
         _state.MailFrom = sender;
         _state.Authenticated = !string.IsNullOrEmpty(context.GetMacro("{auth_type}")) || !string.IsNullOrEmpty(context.GetMacro("{auth_authen}"));
@@ -78,49 +82,142 @@ internal sealed class AuthFilter : MilterHandlerBase
             _state.HeadersTruncated = true;
             return MilterResponse.ContinueTask;
         }
-        _state.Headers.Add((name, rawValue));
+        _state.Headers.Add((name, HeaderBytes.ToWireFolding(rawValue)));
+        return MilterResponse.ContinueTask;
+    }
+
+    public override ValueTask<MilterResponse> OnEndOfHeadersAsync(MilterContext context, CancellationToken cancellationToken)
+    {
+        StartSigningIfOutbound();
         return MilterResponse.ContinueTask;
     }
 
     public override ValueTask<MilterResponse> OnBodyChunkAsync(MilterContext context, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         _state.BodyBytes += chunk.Length;
+        _signing?.AppendBody(chunk.Span);
         return MilterResponse.ContinueTask;
     }
 
     public override ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken)
     {
-        var authservId = Options.AuthservId!;
-        // Forged Authentication-Results with our authserv-id: delete them, the last one first
-        // (Postfix renumbers after each delete).
-        var forged = FindForgedAuthResults(authservId);
-        foreach (var occurrence in forged)
-            modifier.DeleteHeader(AuthResultsHeader, occurrence);
+        var leadingSpace = (context.ProtocolFlags & MilterProtocolFlags.HeaderLeadingSpace) != 0;
+        var authservId = _services.Options.AuthservId!;
+        IReadOnlyList<SignedEntry> signed = [];
+        try
+        {
+            if (_signing is not null)
+            {
+                if (_signing.MustSign && _state.HeadersTruncated)
+                    return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, $"cannot sign: more than {MaxHeaders} headers or {MaxHeaderBytes} header bytes");
+                var outcome = _signing.Complete();
+                if (outcome.Error is not null)
+                    return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "cannot sign: " + outcome.Error);
+                signed = outcome.Signed;
+                // Inserted at the top, in reverse so the first key's signature ends up first.
+                for (var i = outcome.Headers.Count - 1; i >= 0; i--)
+                    modifier.InsertHeader(0, outcome.Headers[i].Name, HeaderBytes.ToMilterValue(outcome.Headers[i].Value, leadingSpace));
+            }
 
-        // RFC 8601 2.2: "none" when no method was applied.
-        var value = AuthenticationResultsWriter.Format(authservId, []);
-        modifier.InsertHeader(0, AuthenticationResultsWriter.HeaderName, value);
+            // Forged Authentication-Results with our authserv-id: delete them, the last one first
+            // (Postfix renumbers after each delete).
+            var forged = ForgedHeaderFinder.Find(_state.Headers.Select(h => (h.Name, Encoding.Latin1.GetString(h.Value))), authservId);
+            foreach (var occurrence in forged)
+                modifier.DeleteHeader(AuthResultsHeader, occurrence);
 
-        LogMessage(context, "continue", forged.Count, "none");
-        _state.ResetMessage();
-        return MilterResponse.ContinueTask;
+            // RFC 8601 2.2: "none" when no method was applied.
+            var value = AuthenticationResultsWriter.Format(authservId, []);
+            modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
+            return Finish(context, MilterResponse.Continue, "continue", signed, forged.Count, null, value);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Internal failure: tempfail, never silent acceptance (of unsigned mail above all).
+            Logger.LogError(e, "message queue={QueueId}: internal error, answering tempfail", context.GetMacro("i") ?? "-");
+            return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "internal error: " + e.Message);
+        }
     }
 
     public override ValueTask OnAbortAsync(MilterContext context, CancellationToken cancellationToken)
     {
-        _state.ResetMessage();
+        ResetMessage();
         return ValueTask.CompletedTask;
     }
 
-    private IReadOnlyList<int> FindForgedAuthResults(string authservId)
-        => ForgedHeaderFinder.Find(_state.Headers.Select(h => (h.Name, Encoding.Latin1.GetString(h.Value))), authservId);
+    public override ValueTask OnCloseAsync(MilterContext context)
+    {
+        ResetMessage();
+        return ValueTask.CompletedTask;
+    }
 
-    private void LogMessage(MilterContext context, string verdict, int forgedRemoved, string results)
+    private void ResetMessage()
+    {
+        _signing?.Dispose();
+        _signing = null;
+        _state.ResetMessage();
+    }
+
+    /// <summary>Decides at end of headers whether this message is outbound mail to sign (PRODUCT.md "Who is signed").</summary>
+    private void StartSigningIfOutbound()
+    {
+        var s = _services;
+        var internalClient = s.InternalHosts.Contains(_state.ClientAddress);
+        var authenticated = _state.Authenticated && s.Options.Signing.SignAuthenticated;
+        if (!internalClient && !authenticated) return;
+        if (s.Keys.Count == 0) return;
+        var author = AuthorDomain.FromHeaders(_state.Headers);
+        if (author.Status != AuthorStatus.Ok)
+        {
+            Logger.LogWarning("message from={MailFrom} client={Client}: not signed: {Problem}", _state.MailFrom ?? "-",
+                _state.ClientAddress?.ToString() ?? "-", author.Problem);
+            return;
+        }
+        var signers = s.Keys.SignersFor(author.Domain);
+        if (signers.Count == 0)
+        {
+            Logger.LogDebug("message from={MailFrom}: no key for {Domain}, not signed", _state.MailFrom ?? "-", author.Domain);
+            return;
+        }
+        _signing = new OutboundSigning(signers);
+        foreach (var (name, value) in _state.Headers)
+            _signing.AddHeader(name, value);
+    }
+
+    private ValueTask<MilterResponse> Finish(MilterContext context, MilterResponse response, string verdict,
+        IReadOnlyList<SignedEntry> signed, int forgedRemoved, string? error, string? authResults = null)
     {
         var elapsed = _state.StartTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_state.StartTimestamp);
-        _logger.LogInformation(
-            "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} results={Results} forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
-            context.GetMacro("i") ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-",
-            _state.MailFrom ?? "-", verdict, results, forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
+        var queueId = context.GetMacro("i");
+        var signedText = signed.Count == 0 ? "-" : string.Join(',', signed.Select(x => $"{x.Domain}/{x.Selector}/{x.Algorithm}"));
+        if (error is not null)
+        {
+            Logger.LogError(
+                "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} error=\"{Error}\" ms={Elapsed:F1}",
+                queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, error,
+                elapsed.TotalMilliseconds);
+        }
+        else
+        {
+            Logger.LogInformation(
+                "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} signed={Signed} forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
+                queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, signedText,
+                forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
+        }
+        _services.VerificationLog?.TryWrite(new VerificationRecord
+        {
+            Time = _services.Time.GetUtcNow(),
+            QueueId = queueId,
+            ClientAddress = _state.ClientAddress?.ToString(),
+            ClientName = _state.ClientName,
+            Helo = _state.Helo,
+            MailFrom = _state.MailFrom,
+            FromDomain = AuthorDomain.FromHeaders(_state.Headers).Domain,
+            Signed = signed,
+            AuthenticationResults = authResults is null ? null : AuthResultsHeader + ":" + authResults,
+            Action = verdict,
+            ElapsedMs = elapsed.TotalMilliseconds,
+        });
+        ResetMessage();
+        return new ValueTask<MilterResponse>(response);
     }
 }

@@ -1,27 +1,46 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Filter;
+using Milter.Keys;
 using Milter.Protocol.Server;
+using Milter.Reporting;
 
 namespace Milter.Hosting;
 
-/// <summary>Runs the milter server for the lifetime of the host; on stop it drains sessions in flight.</summary>
+/// <summary>How the daemon was started, so a reload (SIGHUP) reads the same sources again.</summary>
+internal sealed record StartupArguments(string? ConfigFile, IReadOnlyList<string> Listen, string? Dns);
+
+/// <summary>Runs the milter server for the lifetime of the host; on stop it drains sessions in flight.
+/// SIGHUP reloads config and keys without dropping sessions (a bad new config is logged and the old one kept).</summary>
 internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
 {
     private readonly MilterOptions _options;
+    private readonly StartupArguments _arguments;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly FilterServices _services;
+    private readonly FilterServicesHolder _holder;
+    private readonly VerificationLog? _verificationLog;
     private MilterServer? _server;
+    private PosixSignalRegistration? _sighup;
 
-    public MilterHostedService(MilterOptions options, ILoggerFactory loggerFactory)
+    public MilterHostedService(MilterOptions options, KeyStore keys, StartupArguments arguments, ILoggerFactory loggerFactory)
     {
         _options = options;
+        _arguments = arguments;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("milter");
-        _services = new FilterServices(options, loggerFactory.CreateLogger("milter.filter"), TimeProvider.System);
+        if (!string.IsNullOrWhiteSpace(options.ReportLog.Path))
+        {
+            _verificationLog = new VerificationLog(new VerificationLogOptions { Path = options.ReportLog.Path },
+                loggerFactory.CreateLogger<VerificationLog>(), TimeProvider.System);
+        }
+        _holder = new FilterServicesHolder(NewServices(options, keys));
     }
+
+    private FilterServices NewServices(MilterOptions options, KeyStore keys)
+        => new(options, keys, _loggerFactory.CreateLogger("milter.filter"), TimeProvider.System, _verificationLog);
 
     public IReadOnlyList<System.Net.EndPoint> EndPoints => _server?.EndPoints ?? [];
 
@@ -39,23 +58,55 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
             UnixSocketMode = mode,
             DrainTimeout = TimeSpan.FromSeconds(s.DrainTimeoutSeconds),
         };
-        _server = new MilterServer(serverOptions, () => new AuthFilter(_services), _loggerFactory);
+        _server = new MilterServer(serverOptions, () => new AuthFilter(_holder), _loggerFactory);
         var specs = _options.Listen!.Select(ListenSpec.Parse).ToList();
         await _server.StartAsync(specs, cancellationToken);
-        _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s)",
-            string.Join(", ", specs.Select(x => x.ToString())), _options.AuthservId, _options.Signing.Keys!.Length);
+        if (!OperatingSystem.IsWindows())
+            _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSighup);
+        _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s); verification log {Log}",
+            string.Join(", ", specs.Select(x => x.ToString())), _options.AuthservId, _holder.Current.Keys.Count,
+            string.IsNullOrWhiteSpace(_options.ReportLog.Path) ? "off" : _options.ReportLog.Path);
+    }
+
+    private void OnSighup(PosixSignalContext context)
+    {
+        context.Cancel = true; // do not terminate
+        _ = Task.Run(Reload);
+    }
+
+    /// <summary>Reads the config and keys again; sessions in flight keep their snapshot.</summary>
+    internal void Reload()
+    {
+        try
+        {
+            var options = ConfigLoader.Load(_arguments.ConfigFile, _arguments.Listen, _arguments.Dns);
+            var keys = KeyStore.Load(options.Signing, TimeProvider.System);
+            if (!options.Listen!.SequenceEqual(_options.Listen!))
+                _logger.LogWarning("reload: Listen changed; restart milter to listen on the new sockets");
+            _holder.Current = NewServices(options, keys);
+            _verificationLog?.Reopen();
+            _logger.LogInformation("reload: config and {Keys} signing key(s) loaded", keys.Count);
+        }
+        catch (ConfigException e)
+        {
+            _logger.LogError("reload failed, keeping the running config: {Message}", e.Message);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _sighup?.Dispose();
         if (_server is null) return;
         _logger.LogInformation("milter stopping: draining {Count} connection(s)", _server.ActiveConnections);
         await _server.StopAsync(cancellationToken);
+        if (_verificationLog is not null) await _verificationLog.DisposeAsync();
         _logger.LogInformation("milter stopped");
     }
 
     public async ValueTask DisposeAsync()
     {
+        _sighup?.Dispose();
         if (_server is not null) await _server.DisposeAsync();
+        if (_verificationLog is not null) await _verificationLog.DisposeAsync();
     }
 }

@@ -1,0 +1,63 @@
+using System.Globalization;
+using MimeKit;
+
+namespace Milter.MailAuth.Message;
+
+public enum AuthorStatus
+{
+    /// <summary>Exactly one From header with exactly one mailbox.</summary>
+    Ok,
+    NoFrom,
+    MultipleFromHeaders,
+    /// <summary>The From header holds no mailbox, or one MimeKit cannot parse, or its domain is not a valid name.</summary>
+    Unparseable,
+    MultipleAddresses,
+}
+
+/// <summary>The RFC5322.From author: address and domain (IDN as A-label, lower case).</summary>
+public sealed record AuthorDomain(AuthorStatus Status, string? Address, string? Domain, string? Problem)
+{
+    private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = true };
+
+    /// <summary>Finds the author among the headers (name, exact raw value bytes). Never throws for bad mail.</summary>
+    public static AuthorDomain FromHeaders(IEnumerable<(string Name, byte[] Value)> headers)
+    {
+        byte[]? from = null;
+        var count = 0;
+        foreach (var (name, value) in headers)
+        {
+            if (!name.Trim().Equals("From", StringComparison.OrdinalIgnoreCase)) continue;
+            count++;
+            from ??= value;
+        }
+        if (count == 0) return new(AuthorStatus.NoFrom, null, null, "no From header");
+        if (count > 1) return new(AuthorStatus.MultipleFromHeaders, null, null, $"{count} From headers");
+        return FromValue(from!);
+    }
+
+    /// <summary>Parses one From header value with MimeKit's strict address parser.</summary>
+    public static AuthorDomain FromValue(byte[] value)
+    {
+        var options = ParserOptions.Default.Clone();
+        options.AddressParserComplianceMode = RfcComplianceMode.Strict;
+        options.AllowAddressesWithoutDomain = false;
+        if (!InternetAddressList.TryParse(options, value, out var list))
+            return new(AuthorStatus.Unparseable, null, null, "From header does not parse as an address list");
+        var mailboxes = list.Mailboxes.ToList();
+        if (mailboxes.Count == 0) return new(AuthorStatus.Unparseable, null, null, "From header holds no mailbox");
+        if (mailboxes.Count > 1) return new(AuthorStatus.MultipleAddresses, null, null, $"From header holds {mailboxes.Count} addresses");
+        var mailbox = mailboxes[0];
+        var domain = mailbox.Domain?.Trim().TrimEnd('.');
+        if (string.IsNullOrEmpty(domain)) return new(AuthorStatus.Unparseable, mailbox.Address, null, "From address has no domain");
+        if (domain.StartsWith('[')) return new(AuthorStatus.Unparseable, mailbox.Address, null, "From address has a domain literal");
+        try
+        {
+            domain = Idn.GetAscii(domain).ToLowerInvariant();
+        }
+        catch (ArgumentException)
+        {
+            return new(AuthorStatus.Unparseable, mailbox.Address, null, "From domain is not a valid domain name");
+        }
+        return new(AuthorStatus.Ok, mailbox.Address, domain, null);
+    }
+}
