@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Milter.Protocol.Wire;
 
@@ -6,6 +7,7 @@ namespace Milter.Protocol.Session;
 public sealed partial class MilterSession
 {
     /// <summary>Handles one command. False ends the session.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DispatchAsync(byte command, ReadOnlyMemory<byte> data)
     {
         if (!MilterCommand.IsKnown(command))
@@ -58,6 +60,7 @@ public sealed partial class MilterSession
     }
 
     /// <summary>Parses the command, calls the handler when it wants the stage, and maps failures to TEMPFAIL.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<MilterResponse> StageAsync(byte command, ReadOnlyMemory<byte> data, bool replyExpected)
     {
         if (_connectionFailed || (_messageFailed && InMessage)) return MilterResponse.Tempfail;
@@ -178,6 +181,7 @@ public sealed partial class MilterSession
         if (_phase > SessionPhase.Connected) _phase = SessionPhase.Connected;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReplyAsync(byte command, MilterResponse response)
     {
         _scratch.Reset();
