@@ -38,10 +38,13 @@ public sealed partial class MilterSession
                 await EndMessageAsync(aborted: true);
                 return true;
             case MilterCommand.Macro:
+                // Macros for a MAIL that arrives inside a message belong to the next one: end the old one first.
+                if (!data.IsEmpty && data.Span[0] == MilterCommand.Mail && InMessage) await ImplicitAbortAsync();
                 StoreMacros(data.Span);
                 return true;
         }
 
+        if (command == MilterCommand.Mail && InMessage) await ImplicitAbortAsync();
         if (startsMessage) StartMessage();
         _phase = SessionOrder.After(command, _phase);
         if (command == MilterCommand.BodyEob) return await EndOfMessageAsync(data);
@@ -50,6 +53,13 @@ public sealed partial class MilterSession
         var response = await StageAsync(command, data, replyExpected);
         if (replyExpected) await ReplyAsync(command, response);
         return true;
+    }
+
+    private ValueTask ImplicitAbortAsync()
+    {
+        _logger.LogInformation("conn {Id}: a new SMFIC_MAIL inside message {Message} without SMFIC_ABORT: aborting that message",
+            _context.ConnectionId, _context.MessageNumber);
+        return EndMessageAsync(aborted: true);
     }
 
     private void StartMessage()
