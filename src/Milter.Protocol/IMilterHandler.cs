@@ -13,6 +13,8 @@ public interface IMilterHandler
     /// Read once per connection, at option negotiation.</summary>
     MilterCapabilities Capabilities { get; }
 
+    /// <summary>SMFIC_CONNECT. After SMFIC_QUIT_NC (a new SMTP session on the same milter connection) it is
+    /// called again on the same handler; reset per-SMTP-session state here.</summary>
     ValueTask<MilterResponse> OnConnectAsync(MilterContext context, ConnectInfo info, CancellationToken cancellationToken);
     ValueTask<MilterResponse> OnHeloAsync(MilterContext context, string helo, CancellationToken cancellationToken);
     /// <param name="sender">The envelope sender as the MTA sent it, angle brackets included (e.g. "&lt;a@b&gt;" or "&lt;&gt;").</param>
@@ -27,7 +29,8 @@ public interface IMilterHandler
     ValueTask<MilterResponse> OnBodyChunkAsync(MilterContext context, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken);
     /// <summary>End of message: the only place to modify it. The final response is sent after the modifications, in one write.</summary>
     ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken);
-    /// <summary>The MTA aborted the current message (the connection stays; a new MAIL may follow).</summary>
+    /// <summary>The MTA aborted the current message (the connection stays; a new MAIL may follow). Only called
+    /// while a message is in progress (an SMFIC_ABORT between messages is not passed on).</summary>
     ValueTask OnAbortAsync(MilterContext context, CancellationToken cancellationToken);
     ValueTask<MilterResponse> OnUnknownAsync(MilterContext context, string command, CancellationToken cancellationToken);
     /// <summary>The connection ended (QUIT, EOF, error or shutdown). Always called once.</summary>

@@ -161,12 +161,29 @@ public class SessionTests
     }
 
     [Fact]
-    public async Task Mail_twice_is_an_order_violation_and_the_message_then_tempfails()
+    public async Task Mail_inside_a_message_aborts_it_and_starts_a_new_one()
+    {
+        var handler = new RecordingHandler();
+        await using var h = await Open(handler);
+        await Mail(h); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        await Rcpt(h); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        await Macro(h, MilterCommand.Mail, "i", "Q2");
+        await Mail(h, "<next@example.org>"); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        Assert.Equal(["abort", "mail <next@example.org> SIZE=10"], handler.Calls.TakeLast(2));
+        Assert.Equal("Q2", handler.LastContext!.GetMacro("i"));
+        Assert.Equal(2, handler.LastContext!.MessageNumber);
+        Assert.True(h.Logs.Has(LogLevel.Information, "without SMFIC_ABORT"));
+    }
+
+    [Fact]
+    public async Task Data_twice_is_an_order_violation_and_the_message_then_tempfails()
     {
         await using var h = await Open(new RecordingHandler());
         await Mail(h); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
-        await Mail(h); Assert.Equal(MilterResponseCode.Tempfail, await h.ReplyAsync());
-        await Rcpt(h); Assert.Equal(MilterResponseCode.Tempfail, await h.ReplyAsync());
+        await Rcpt(h); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        await h.SendAsync(MilterCommand.Data); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        await h.SendAsync(MilterCommand.Data); Assert.Equal(MilterResponseCode.Tempfail, await h.ReplyAsync());
+        await h.SendAsync(MilterCommand.EndOfHeaders); Assert.Equal(MilterResponseCode.Tempfail, await h.ReplyAsync());
         await h.SendAsync(MilterCommand.BodyEob); Assert.Equal(MilterResponseCode.Tempfail, await h.ReplyAsync());
         await Message(h); // next message is clean
     }

@@ -19,8 +19,13 @@ public sealed class BackgroundProcess : IAsyncDisposable
 
     public string Command { get; }
     public int Pid => _process.Id;
-    public bool HasExited => _process.HasExited;
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    private bool _disposed;
+    private int? _exitCodeAtDispose;
+
+    public bool HasExited => _disposed || _process.HasExited;
+
+    /// <summary>The exit code once the process has ended (still readable after dispose).</summary>
+    public int? ExitCode => _disposed ? _exitCodeAtDispose : _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>Standard output and error as received so far, interleaved by line.</summary>
     public string Output
@@ -57,7 +62,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
     /// <summary>Sends SIGTERM to the recorded PID, waits up to <paramref name="grace"/>, then kills the tree.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        if (_process.HasExited)
+        if (HasExited)
             return;
         UnixProcess.Signal(Pid, UnixProcess.SigTerm);
         try
@@ -73,7 +78,11 @@ public sealed class BackgroundProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+            return;
         await StopAsync(TimeSpan.FromSeconds(5));
+        _exitCodeAtDispose = _process.HasExited ? _process.ExitCode : null;
+        _disposed = true;
         _process.Dispose();
     }
 }

@@ -39,7 +39,7 @@ public sealed class MilterServer : IAsyncDisposable
     }
 
     /// <summary>The bound endpoints, in the order of the specs (port 0 resolved).</summary>
-    public IReadOnlyList<EndPoint> EndPoints => _listeners.Select(l => l.Socket.LocalEndPoint!).ToList();
+    public IReadOnlyList<EndPoint> EndPoints => _listeners.Select(l => l.EndPoint).ToList();
 
     public int ActiveConnections => Volatile.Read(ref _active);
 
@@ -66,7 +66,7 @@ public sealed class MilterServer : IAsyncDisposable
         if (_listeners.Count == 0) throw new ArgumentException("no socket to listen on", nameof(listen));
         foreach (var l in _listeners)
         {
-            _logger.LogInformation("listening on {Spec} ({EndPoint})", l.Spec, l.Socket.LocalEndPoint);
+            _logger.LogInformation("listening on {Spec} ({EndPoint})", l.Spec, l.EndPoint);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(l), CancellationToken.None));
         }
         return Task.CompletedTask;
@@ -267,6 +267,8 @@ public sealed class MilterServer : IAsyncDisposable
     {
         public ListenSpec Spec { get; } = spec;
         public Socket Socket { get; } = socket;
+        /// <summary>Kept from bind time: still readable after the socket is closed.</summary>
+        public EndPoint EndPoint { get; } = socket.LocalEndPoint!;
 
         public void Close()
         {

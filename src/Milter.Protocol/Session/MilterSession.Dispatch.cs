@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Milter.Protocol.Wire;
 
@@ -6,6 +7,7 @@ namespace Milter.Protocol.Session;
 public sealed partial class MilterSession
 {
     /// <summary>Handles one command. False ends the session.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DispatchAsync(byte command, ReadOnlyMemory<byte> data)
     {
         if (!MilterCommand.IsKnown(command))
@@ -36,10 +38,13 @@ public sealed partial class MilterSession
                 await EndMessageAsync(aborted: true);
                 return true;
             case MilterCommand.Macro:
+                // Macros for a MAIL that arrives inside a message belong to the next one: end the old one first.
+                if (!data.IsEmpty && data.Span[0] == MilterCommand.Mail && InMessage) await ImplicitAbortAsync();
                 StoreMacros(data.Span);
                 return true;
         }
 
+        if (command == MilterCommand.Mail && InMessage) await ImplicitAbortAsync();
         if (startsMessage) StartMessage();
         _phase = SessionOrder.After(command, _phase);
         if (command == MilterCommand.BodyEob) return await EndOfMessageAsync(data);
@@ -50,6 +55,13 @@ public sealed partial class MilterSession
         return true;
     }
 
+    private ValueTask ImplicitAbortAsync()
+    {
+        _logger.LogInformation("conn {Id}: a new SMFIC_MAIL inside message {Message} without SMFIC_ABORT: aborting that message",
+            _context.ConnectionId, _context.MessageNumber);
+        return EndMessageAsync(aborted: true);
+    }
+
     private void StartMessage()
     {
         _context.MessageNumber++;
@@ -58,6 +70,7 @@ public sealed partial class MilterSession
     }
 
     /// <summary>Parses the command, calls the handler when it wants the stage, and maps failures to TEMPFAIL.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<MilterResponse> StageAsync(byte command, ReadOnlyMemory<byte> data, bool replyExpected)
     {
         if (_connectionFailed || (_messageFailed && InMessage)) return MilterResponse.Tempfail;
@@ -178,6 +191,7 @@ public sealed partial class MilterSession
         if (_phase > SessionPhase.Connected) _phase = SessionPhase.Connected;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReplyAsync(byte command, MilterResponse response)
     {
         _scratch.Reset();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Milter.Protocol.Wire;
 
@@ -16,6 +17,7 @@ public sealed partial class MilterSession
     /// Returns null when the handler threw or timed out (logged); the caller answers TEMPFAIL.
     /// A handler that ignores its token past the timeout is abandoned and awaited before the next call.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<MilterResponse?> InvokeAsync<TState>(TState state, Func<TState, CancellationToken, ValueTask<MilterResponse>> call, bool replyExpected, byte command)
     {
         await AwaitAbandonedAsync();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
@@ -150,6 +151,7 @@ public sealed partial class MilterSession : IDisposable
     }
 
     /// <summary>Gives the frame data as one block (a slice of the pipe, or a pooled copy when it spans segments).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ProcessFrameAsync(MilterFrame frame)
     {
         var data = frame.Data;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Milter.Protocol.Session;
 
 /// <summary>The write side of a session. Every send is one write of one buffer, and sends are
@@ -9,6 +10,7 @@ internal sealed class SessionOutput : IDisposable
 
     public SessionOutput(Stream stream) => _stream = stream;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken);

@@ -42,8 +42,10 @@ internal static class SessionOrder
             case MilterCommand.Unknown:
                 return EnsureConnected(ref phase, flags);
             case MilterCommand.Mail:
+                // MAIL inside a message (no ABORT in between) is allowed too: the session aborts the old
+                // message first, as libmilter does (mi_engine.c resets to HELO state on a new MAIL).
                 startsMessage = true;
-                return EnsureConnected(ref phase, flags) && phase == SessionPhase.Connected;
+                return EnsureConnected(ref phase, flags) && phase <= SessionPhase.Rcpt;
         }
 
         // Message commands: the message must have started (MAIL seen, or MAIL not sent under NOMAIL).

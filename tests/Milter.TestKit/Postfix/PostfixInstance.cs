@@ -228,18 +228,23 @@ public sealed class PostfixInstance : IAsyncDisposable
         if (_stopped)
             return;
         _stopped = true;
-        if (_masterPid == 0)
-            _masterPid = await ReadMasterPidAsync();
-        var pids = new List<int>();
-        if (_masterPid != 0 && UnixProcess.IsAlive(_masterPid))
+        try
         {
-            pids.Add(_masterPid);
-            pids.AddRange(UnixProcess.Children(_masterPid));
-            await ProcessRunner.RunAsync(PostfixPath, ["-c", ConfigDirectory, "stop"], _options.CommandTimeout);
-            await UnixProcess.WaitOrKillAsync(pids, TimeSpan.FromSeconds(10));
+            if (_masterPid == 0)
+                _masterPid = await ReadMasterPidAsync();
+            if (_masterPid != 0 && UnixProcess.IsAlive(_masterPid))
+            {
+                var pids = new List<int> { _masterPid };
+                pids.AddRange(UnixProcess.Children(_masterPid));
+                await ProcessRunner.RunAsync(PostfixPath, ["-c", ConfigDirectory, "stop"], _options.CommandTimeout);
+                await UnixProcess.WaitOrKillAsync(pids, TimeSpan.FromSeconds(10));
+            }
         }
-        if (Sink is not null)
-            await Sink.DisposeAsync();
+        finally
+        {
+            if (Sink is not null)
+                await Sink.DisposeAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()
