@@ -142,7 +142,7 @@ public sealed class DkimKeyRecord
         {
             return DkimKeyRecordResult.PermError("malformed key record: missing p=");
         }
-        byte[]? keyData = DkimSignatureHeader.DecodeBase64(p);
+        byte[]? keyData = DkimVerifierSignature.DecodeBase64(p);
         if (keyData is null)
         {
             return DkimKeyRecordResult.PermError("malformed key record: bad base64 in p=");

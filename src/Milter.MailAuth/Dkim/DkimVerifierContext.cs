@@ -18,7 +18,7 @@ public sealed class DkimVerifierContext : IDisposable
     private readonly DkimVerifier _verifier;
     private readonly DkimVerifierOptions _options;
     private readonly List<HeaderEntry> _headers = [];
-    private readonly List<DkimSignatureHeader> _signatures = [];
+    private readonly List<DkimVerifierSignature> _signatures = [];
     private byte[] _headerBytes;
     private int _headerLength;
     private BodyHashSlot[]? _bodyHashes;
@@ -61,7 +61,7 @@ public sealed class DkimVerifierContext : IDisposable
             if (_signatures.Count < _options.MaxReportedSignatures)
             {
                 // own copies: the header buffer may move when it grows
-                _signatures.Add(DkimSignatureHeader.Parse(name.ToArray(), value.ToArray()));
+                _signatures.Add(DkimVerifierSignature.Parse(name.ToArray(), value.ToArray()));
             }
         }
     }
@@ -120,7 +120,7 @@ public sealed class DkimVerifierContext : IDisposable
     /// changed body costs no DNS query). Returns null when the key is needed, with its record name.</summary>
     private DkimVerificationResult? CheckBeforeKey(int index, long now, out string? keyName)
     {
-        DkimSignatureHeader sig = _signatures[index];
+        DkimVerifierSignature sig = _signatures[index];
         keyName = null;
         if (index >= _options.MaxSignatures)
         {
@@ -183,7 +183,7 @@ public sealed class DkimVerifierContext : IDisposable
     }
 
     /// <summary>RFC 6376 6.1.2 key checks, then 6.1.3 header hash and signature.</summary>
-    private DkimVerificationResult CheckWithKey(DkimSignatureHeader sig, DkimKeyRecordResult lookup)
+    private DkimVerificationResult CheckWithKey(DkimVerifierSignature sig, DkimKeyRecordResult lookup)
     {
         DkimKeyRecord? key = lookup.Key;
         if (key is null)
@@ -217,7 +217,7 @@ public sealed class DkimVerifierContext : IDisposable
     /// <summary>RFC 6376 5.4.2 / 6.1.3: the fields named in h=, each name taking the next instance from the
     /// bottom, a name with no instance left contributing nothing; then this DKIM-Signature with the b= value
     /// removed and no trailing CRLF.</summary>
-    private byte[] ComputeHeaderHash(DkimSignatureHeader sig)
+    private byte[] ComputeHeaderHash(DkimVerifierSignature sig)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         IReadOnlyList<string> names = sig.SignedHeaders;
@@ -266,7 +266,7 @@ public sealed class DkimVerifierContext : IDisposable
         int checkedCount = Math.Min(_signatures.Count, _options.MaxSignatures);
         for (int i = 0; i < checkedCount; i++)
         {
-            DkimSignatureHeader sig = _signatures[i];
+            DkimVerifierSignature sig = _signatures[i];
             if (!sig.IsValid || sig.Algorithm == DkimSignatureAlgorithm.RsaSha1 || Find(slots, sig) is not null)
             {
                 continue;
@@ -277,9 +277,9 @@ public sealed class DkimVerifierContext : IDisposable
         return [.. slots];
     }
 
-    private BodyHashSlot? FindBodyHash(DkimSignatureHeader sig) => Find(_bodyHashes!, sig);
+    private BodyHashSlot? FindBodyHash(DkimVerifierSignature sig) => Find(_bodyHashes!, sig);
 
-    private static BodyHashSlot? Find(IEnumerable<BodyHashSlot> slots, DkimSignatureHeader sig)
+    private static BodyHashSlot? Find(IEnumerable<BodyHashSlot> slots, DkimVerifierSignature sig)
     {
         foreach (BodyHashSlot slot in slots)
         {
@@ -291,7 +291,7 @@ public sealed class DkimVerifierContext : IDisposable
         return null;
     }
 
-    private static DkimVerificationResult Result(DkimSignatureHeader sig, DkimResult result, string? reason,
+    private static DkimVerificationResult Result(DkimVerifierSignature sig, DkimResult result, string? reason,
         DkimKeyRecord? key = null, long unsignedBytes = 0) =>
         new(result, reason, sig.Domain, sig.Selector, sig.AlgorithmName, sig.HeaderI, sig.HeaderB,
             Testing: key?.Testing ?? false, BodyLengthLimited: sig.BodyLength >= 0, UnsignedBodyBytes: unsignedBytes,

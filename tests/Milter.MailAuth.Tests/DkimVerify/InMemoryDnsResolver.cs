@@ -116,13 +116,3 @@ internal sealed class InMemoryDnsResolver : IDnsResolver
         return line;
     }
 }
-
-/// <summary>A clock stopped at a given instant.</summary>
-internal sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = now;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-
-    public static FixedTimeProvider AtUnix(long seconds) => new(DateTimeOffset.FromUnixTimeSeconds(seconds));
-}

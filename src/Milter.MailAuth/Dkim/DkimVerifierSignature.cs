@@ -17,7 +17,7 @@ public enum DkimSignatureAlgorithm
 /// i=, b=) filled in as could be read. Syntax is strict (tag list, digits, base64), whitespace lenient (FWS
 /// around tags and inside b=, bh= and h=). Unknown tags are ignored.
 /// </summary>
-public sealed class DkimSignatureHeader
+public sealed class DkimVerifierSignature
 {
     /// <summary>Largest raw field value accepted (a signature is normally under 1 KiB).</summary>
     public const int MaxFieldLength = 16 * 1024;
@@ -25,7 +25,7 @@ public sealed class DkimSignatureHeader
     /// <summary>Most header names accepted in h=.</summary>
     public const int MaxSignedHeaders = 128;
 
-    private DkimSignatureHeader(ReadOnlyMemory<byte> rawName, ReadOnlyMemory<byte> rawValue)
+    private DkimVerifierSignature(ReadOnlyMemory<byte> rawName, ReadOnlyMemory<byte> rawValue)
     {
         RawName = rawName;
         RawValue = rawValue;
@@ -93,9 +93,9 @@ public sealed class DkimSignatureHeader
     internal int BValueEnd { get; private set; }
 
     /// <summary>Parses a DKIM-Signature field from its raw name and value bytes.</summary>
-    public static DkimSignatureHeader Parse(ReadOnlyMemory<byte> rawName, ReadOnlyMemory<byte> rawValue)
+    public static DkimVerifierSignature Parse(ReadOnlyMemory<byte> rawName, ReadOnlyMemory<byte> rawValue)
     {
-        var sig = new DkimSignatureHeader(rawName, rawValue);
+        var sig = new DkimVerifierSignature(rawName, rawValue);
         if (rawValue.Length > MaxFieldLength)
         {
             return sig.Fail(DkimResult.Neutral, "signature field too large");
@@ -353,7 +353,7 @@ public sealed class DkimSignatureHeader
         return true;
     }
 
-    private DkimSignatureHeader Fail(DkimResult result, string reason)
+    private DkimVerifierSignature Fail(DkimResult result, string reason)
     {
         Error = reason;
         ErrorResult = result;
