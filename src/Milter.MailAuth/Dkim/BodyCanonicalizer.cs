@@ -201,32 +201,45 @@ public sealed class RelaxedBodyCanonicalizer : BodyCanonicalizer
     {
         while (!content.IsEmpty)
         {
-            int ws = content.IndexOfAny(Wsp);
-            if (ws != 0)
+            int start = content.IndexOfAnyExcept(Wsp);
+            if (start != 0)
             {
-                ReadOnlySpan<byte> word = ws < 0 ? content : content[..ws];
-                if (!LineHasContent)
-                {
-                    StartLine();
-                }
-                if (_pendingWsp)
-                {
-                    Write(Space);
-                    _pendingWsp = false;
-                }
-                Write(word);
-                if (ws < 0)
+                _pendingWsp = true;
+                if (start < 0)
                 {
                     return;
                 }
-                content = content[ws..];
+                content = content[start..];
             }
-            _pendingWsp = true;
-            int end = content.IndexOfAnyExcept(Wsp);
-            if (end < 0)
+            // content[0] is not WSP. Extend the run over whitespace that is already canonical (one SP between
+            // two non-WSP bytes), so ordinary text is written in one piece.
+            int end = 0;
+            while (true)
             {
-                return;
+                int ws = content[end..].IndexOfAny(Wsp);
+                if (ws < 0)
+                {
+                    end = content.Length;
+                    break;
+                }
+                end += ws;
+                if (content[end] == (byte)' ' && end + 1 < content.Length && !Wsp.Contains(content[end + 1]))
+                {
+                    end++;
+                    continue;
+                }
+                break;
             }
+            if (!LineHasContent)
+            {
+                StartLine();
+            }
+            if (_pendingWsp)
+            {
+                Write(Space);
+                _pendingWsp = false;
+            }
+            Write(content[..end]);
             content = content[end..];
         }
     }

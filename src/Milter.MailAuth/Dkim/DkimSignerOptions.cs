@@ -49,6 +49,6 @@ public sealed class DkimSignerOptions
     /// <summary>Largest total size of the header fields kept for signing per message.</summary>
     public int MaxSignedHeaderBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>Test hook: formats the field value up to and including "b=" in another tag order/folding.</summary>
+    /// <summary>Test hook: formats the field value, with an empty b= value, in another tag order/folding.</summary>
     internal Func<DkimSignatureFields, string>? FormatOverride { get; init; }
 }

@@ -101,16 +101,12 @@ public sealed class DkimSigningContext : IDisposable
         }
         var fields = new DkimSignatureFields(o.Key.Algorithm, o.HeaderCanonicalization, o.BodyCanonicalization,
             o.Domain, o.Selector, t, x, o.Identity, hNames, bodyHash);
-        string prefix;
+        // The field value with an empty b= (RFC 6376 3.7); normally everything up to "b=", the signature
+        // then goes at the end.
         int column = 0;
-        if (o.FormatOverride is not null)
-        {
-            prefix = o.FormatOverride(fields);
-        }
-        else
-        {
-            prefix = DkimSignatureFormatter.FormatWithoutSignature(fields, out column);
-        }
+        string template = o.FormatOverride is not null
+            ? o.FormatOverride(fields)
+            : DkimSignatureFormatter.FormatWithoutSignature(fields, out column);
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (KeptField field in selected)
@@ -119,12 +115,22 @@ public sealed class DkimSigningContext : IDisposable
         }
         // The signature field itself, with an empty b= and without its final CRLF (RFC 6376 3.7).
         DkimHeaderCanonicalizer.AppendTo(hash, o.HeaderCanonicalization, Encoding.ASCII.GetBytes(DkimSignatureHeader.FieldName),
-            Encoding.ASCII.GetBytes(" " + prefix), appendCrlf: false);
+            Encoding.ASCII.GetBytes(" " + template), appendCrlf: false);
         byte[] signature = o.Key.SignHash(hash.GetHashAndReset());
         string b64 = Convert.ToBase64String(signature);
-        string value = o.FormatOverride is not null
-            ? prefix + b64
-            : DkimSignatureFormatter.AppendSignature(prefix, column, b64);
+        string value;
+        if (o.FormatOverride is not null)
+        {
+            if (!DkimTagList.TryParse(template, out DkimTagList? tags, out string? error) || !tags!.TryGetTag("b", out DkimTag b))
+            {
+                throw new InvalidOperationException("The format override gave no valid b= tag: " + error);
+            }
+            value = template.Insert(b.ValueStart, b64);
+        }
+        else
+        {
+            value = DkimSignatureFormatter.AppendSignature(template, column, b64);
+        }
         return _result = new DkimSignResult(new DkimSignatureHeader(value), null);
     }
 

@@ -39,7 +39,7 @@ public class SignVectorTests
     {
         Assert.True(DkimTagList.TryParse(vectorValue, out DkimTagList? tags, out string? error), error);
         DkimTag b = tags!.Tags.Single(t => t.Name == "b");
-        string prefix = vectorValue[..b.ValueStart].TrimStart(' ');
+        string template = (vectorValue[..b.ValueStart] + vectorValue[b.ValueEnd..]).TrimStart(' ');
         var hooked = new DkimSignerOptions
         {
             Domain = options.Domain,
@@ -50,6 +50,7 @@ public class SignVectorTests
             SignedHeaders = options.SignedHeaders,
             OversignedHeaders = options.OversignedHeaders,
             Identity = options.Identity,
+            IncludeTimestamp = options.IncludeTimestamp,
             TimeProvider = options.TimeProvider,
             FormatOverride = fields =>
             {
@@ -63,11 +64,13 @@ public class SignVectorTests
                 Assert.Equal(tags["c"], DkimCanonicalizationNames.ToPairValue(fields.HeaderCanonicalization, fields.BodyCanonicalization));
                 string[] h = tags["h"]!.Split(':', StringSplitOptions.TrimEntries);
                 Assert.Equal(h.Select(x => x.ToLowerInvariant()), fields.SignedHeaderNames.Select(x => x.ToLowerInvariant()));
-                return prefix;
+                return template;
             },
         };
         DkimSignResult result = new DkimSigner(hooked).SignMessage(message);
         Assert.True(result.Success, result.Error);
+        Assert.Equal(string.Concat(vectorValue.TrimStart(' ').Where(c => !char.IsWhiteSpace(c))),
+            string.Concat(result.Header!.Value.Where(c => !char.IsWhiteSpace(c))));
         Assert.True(DkimTagList.TryParse(result.Header!.Value, out DkimTagList? ours, out error), error);
         string expected = string.Concat(tags["b"]!.Where(c => !char.IsWhiteSpace(c)));
         return (ours!["b"]!, expected);
@@ -137,6 +140,31 @@ public class SignVectorTests
         };
 
         (string ours, string expected) = SignLikeVector(options, signed, vector);
+
+        Assert.Equal(expected, ours);
+    }
+
+    [Fact]
+    public void Rfc6376AppendixASignatureIsReproduced()
+    {
+        // A.2 (corrected form: see TestData/dkim/rfc6376/README.md): simple/simple, i=, Received signed, no t=.
+        using DkimPrivateKey key = LoadKey("rfc6376", "appC-rsa.private.pem");
+        string vector = VectorSignature(DkimTestData.Bytes("rfc6376", "A2-signed-corrected.eml"), 0);
+        var options = new DkimSignerOptions
+        {
+            Domain = "example.com",
+            Selector = "brisbane",
+            Key = key,
+            Identity = "joe@football.example.com",
+            HeaderCanonicalization = DkimCanonicalization.Simple,
+            BodyCanonicalization = DkimCanonicalization.Simple,
+            SignedHeaders = ["Received", "From", "To", "Subject", "Date", "Message-ID"],
+            OversignedHeaders = [],
+            IncludeTimestamp = false,
+        };
+        byte[] unsigned = DkimTestData.Bytes("rfc6376", "A2-signed-corrected.eml");
+
+        (string ours, string expected) = SignLikeVector(options, unsigned, vector);
 
         Assert.Equal(expected, ours);
     }
