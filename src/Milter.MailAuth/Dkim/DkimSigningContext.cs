@@ -15,6 +15,7 @@ public sealed class DkimSigningContext : IDisposable
     private readonly List<KeptField> _fields = [];
     private int _keptBytes;
     private bool _tooMany;
+    private bool _bodyStarted;
     private DkimSignResult? _result;
 
     internal DkimSigningContext(DkimSigner signer)
@@ -27,6 +28,10 @@ public sealed class DkimSigningContext : IDisposable
     /// colon (folding CRLFs included, no final CRLF). Fields must be added in message order.</summary>
     public void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> rawValue)
     {
+        if (_bodyStarted)
+        {
+            throw new InvalidOperationException("Header fields must be added before the body.");
+        }
         ReadOnlySpan<byte> trimmed = name.TrimEnd(" \t"u8);
         byte[][] names = _signer.HeaderNameBytes;
         for (int i = 0; i < names.Length; i++)
@@ -50,7 +55,11 @@ public sealed class DkimSigningContext : IDisposable
     public void AddHeader(string name, string rawValue) =>
         AddHeader(Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(rawValue));
 
-    public void AppendBody(ReadOnlySpan<byte> chunk) => _body.Append(chunk);
+    public void AppendBody(ReadOnlySpan<byte> chunk)
+    {
+        _bodyStarted = true;
+        _body.Append(chunk);
+    }
 
     /// <summary>Ends the message and makes the signature.</summary>
     public DkimSignResult Complete()

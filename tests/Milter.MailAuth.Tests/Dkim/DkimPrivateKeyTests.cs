@@ -74,6 +74,20 @@ public class DkimPrivateKeyTests
         AssertNoKeyMaterial(pem, r.Error!);
     }
 
+    [Fact]
+    public void AcceptsRsa4096AndRefusesLargerKeys()
+    {
+        DkimKeyLoadResult ok = DkimPrivateKey.Load(DkimTestData.Text("rsa-4096.private.pem"));
+        Assert.True(ok.Success, ok.Error);
+        Assert.Equal(4096, ok.Key!.KeySizeBits);
+
+        string pem = DkimTestData.Text("rsa-4160-too-large.private.pem");
+        DkimKeyLoadResult r = DkimPrivateKey.Load(pem);
+        Assert.False(r.Success);
+        Assert.Contains("4160 bits", r.Error);
+        AssertNoKeyMaterial(pem, r.Error!);
+    }
+
     [Theory]
     [InlineData("", "empty")]
     [InlineData("not a key", "neither PEM nor")]
