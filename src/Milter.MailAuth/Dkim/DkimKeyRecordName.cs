@@ -89,7 +89,7 @@ public static class DkimKeyRecordName
         {
             return new IdnMapping().GetAscii(name).ToLowerInvariant();
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or PlatformNotSupportedException)
         {
             return null;
         }
