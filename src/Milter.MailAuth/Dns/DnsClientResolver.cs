@@ -71,8 +71,10 @@ public sealed class DnsClientResolver : IDnsResolver
         {
             response = await _client.QueryAsync(name, type, QueryClass.IN, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
+            // DnsClient reports a cancelled query as a timeout; the caller asked for it, so it is not a DNS result.
+            cancellationToken.ThrowIfCancellationRequested();
             throw;
         }
         catch (OperationCanceledException)
@@ -89,6 +91,7 @@ public sealed class DnsClientResolver : IDnsResolver
             return new DnsAnswer<T>(DnsStatus.Error, Array.Empty<T>(), $"{type} {name}: {ex.Message}");
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         switch (response.Header.ResponseCode)
         {
             case DnsHeaderResponseCode.NoError:
