@@ -46,6 +46,14 @@ public sealed class DnsClientResolver : IDnsResolver
         _client = new LookupClient(clientOptions);
     }
 
+    /// <summary>The resolver the daemon uses: a <see cref="DnsClientResolver"/> behind a
+    /// <see cref="CachingDnsResolver"/> (no cache when <see cref="DnsResolverOptions.CacheEntries"/> is 0).</summary>
+    public static IDnsResolver CreateCached(DnsResolverOptions options, TimeProvider time)
+    {
+        var client = new DnsClientResolver(options);
+        return options.CacheEntries == 0 ? client : new CachingDnsResolver(client, options, time);
+    }
+
     public Task<DnsAnswer<string>> GetTxtAsync(string name, CancellationToken cancellationToken) =>
         QueryAsync(name, QueryType.TXT,
             records => records.TxtRecords().Select(r => string.Concat(r.Text)), cancellationToken);
@@ -85,9 +93,10 @@ public sealed class DnsClientResolver : IDnsResolver
         {
             return DnsAnswer<T>.TimedOut;
         }
-        catch (Exception ex) when (ex is DnsResponseException or System.Net.Sockets.SocketException or ArgumentException
-                                       or IOException or InvalidOperationException or FormatException)
+        catch (Exception ex)
         {
+            // Refused connections, malformed answers, names DnsClient cannot encode: all are DNS errors to the
+            // engines (temporary), never a crash of the check.
             return new DnsAnswer<T>(DnsStatus.Error, Array.Empty<T>(), $"{type} {name}: {ex.Message}");
         }
 

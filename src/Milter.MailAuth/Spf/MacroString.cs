@@ -32,12 +32,13 @@ internal sealed class MacroString
     {
         _tokens = tokens;
         Text = text;
+        UsesValidatedName = Array.Exists(tokens, t => t.Literal is null && t.Letter == 'p');
     }
 
     public string Text { get; }
 
     /// <summary>True when expansion needs the validated domain name of the client (%{p}).</summary>
-    public bool UsesValidatedName => _tokens.Any(t => t.Literal is null && t.Letter == 'p');
+    public bool UsesValidatedName { get; }
 
     /// <summary>Parses <paramref name="text"/>; returns null on success or the syntax error.</summary>
     public static string? TryParse(string text, MacroScope scope, out MacroString? result)

@@ -18,6 +18,7 @@ internal sealed class SpfEvaluation
     private readonly long _timestamp;
     private readonly CancellationToken _ct;
     private readonly List<string> _chain = new();
+    private List<string>? _validatedNames;
 
     public int DnsLookups { get; private set; }
     public int VoidLookups { get; private set; }
@@ -286,20 +287,28 @@ internal sealed class SpfEvaluation
     /// validated name, else "unknown".</summary>
     private async Task<string> ValidatedNameAsync(string domain)
     {
-        var names = await PtrNamesAsync();
-        string? subdomain = null, any = null;
-        foreach (var raw in names.Names)
+        if (_validatedNames is null)
         {
-            var name = DnsNames.TrimTrailingDot(raw);
-            if (!await ValidatesAsync(name))
-                continue;
+            // Looked up once per check, however many %{p} the records hold.
+            var names = await PtrNamesAsync();
+            var validated = new List<string>();
+            foreach (var raw in names.Names)
+            {
+                var name = DnsNames.TrimTrailingDot(raw);
+                if (await ValidatesAsync(name))
+                    validated.Add(name);
+            }
+            _validatedNames = validated;
+        }
+        string? subdomain = null;
+        foreach (var name in _validatedNames)
+        {
             if (name.Equals(domain, StringComparison.OrdinalIgnoreCase))
                 return name;
             if (subdomain is null && SpfDomain.IsSameOrSubdomain(name, domain))
                 subdomain = name;
-            any ??= name;
         }
-        return subdomain ?? any ?? "unknown";
+        return subdomain ?? (_validatedNames.Count > 0 ? _validatedNames[0] : "unknown");
     }
 
     private async Task<string> ExpandDomainAsync(MacroString spec, string domain)

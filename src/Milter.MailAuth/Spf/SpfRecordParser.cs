@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 
 namespace Milter.MailAuth.Spf;
@@ -6,6 +7,8 @@ namespace Milter.MailAuth.Spf;
 internal static class SpfRecordParser
 {
     private const string Version = "v=spf1";
+    private static readonly SearchValues<char> ModifierOrArgument = SearchValues.Create(":/=");
+    private static readonly SearchValues<char> ArgumentStart = SearchValues.Create(":/");
 
     /// <summary>A record is an SPF record when it starts with "v=spf1" (case-insensitive) followed by a space or
     /// its end (RFC 7208 4.5).</summary>
@@ -29,7 +32,7 @@ internal static class SpfRecordParser
         MacroString? redirect = null, exp = null;
         foreach (var term in txt[Version.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            int sep = term.IndexOfAny([':', '/', '=']);
+            int sep = term.AsSpan().IndexOfAny(ModifierOrArgument);
             if (sep >= 0 && term[sep] == '=')
             {
                 var name = term[..sep];
@@ -96,7 +99,7 @@ internal static class SpfRecordParser
             case '~': qualifier = SpfResultCode.SoftFail; body = term[1..]; break;
             case '?': qualifier = SpfResultCode.Neutral; body = term[1..]; break;
         }
-        int end = body.IndexOfAny([':', '/']);
+        int end = body.AsSpan().IndexOfAny(ArgumentStart);
         var name = (end < 0 ? body : body[..end]).ToLowerInvariant();
         var rest = end < 0 ? "" : body[end..];
         SpfMechanism Make(SpfMechanismKind kind, MacroString? domain = null, IPAddress? network = null, int c4 = 32, int c6 = 128) =>
