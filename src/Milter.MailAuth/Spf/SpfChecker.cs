@@ -81,7 +81,7 @@ public sealed class SpfChecker
         using var budget = new CancellationTokenSource(_options.CheckTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, budget.Token);
         var evaluation = new SpfEvaluation(_dns, _options, ip, local, senderDomain, helo,
-            _time.GetUtcNow().ToUnixTimeSeconds(), linked.Token);
+            _time.GetUtcNow().ToUnixTimeSeconds(), linked.Token, ct);
         SpfEvaluation.Outcome outcome;
         try
         {

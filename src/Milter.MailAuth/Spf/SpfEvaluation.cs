@@ -17,6 +17,7 @@ internal sealed class SpfEvaluation
     private readonly string _sender, _localPart, _senderDomain, _helo, _dottedIp;
     private readonly long _timestamp;
     private readonly CancellationToken _ct;
+    private readonly CancellationToken _callerCt;
     private readonly List<string> _chain = new();
     private List<string>? _validatedNames;
 
@@ -35,7 +36,7 @@ internal sealed class SpfEvaluation
     }
 
     public SpfEvaluation(IDnsResolver dns, SpfOptions options, IPAddress ip, string localPart, string senderDomain,
-        string helo, long timestamp, CancellationToken ct)
+        string helo, long timestamp, CancellationToken ct, CancellationToken callerCt)
     {
         _dns = dns;
         _options = options;
@@ -48,6 +49,7 @@ internal sealed class SpfEvaluation
         _dottedIp = DnsNames.DottedAddress(ip);
         _timestamp = timestamp;
         _ct = ct;
+        _callerCt = callerCt;
     }
 
     public MacroValues Values(string domain, string? validatedName) => new(_sender, _localPart, _senderDomain, domain,
@@ -119,7 +121,16 @@ internal sealed class SpfEvaluation
                     // 6.2: exp= is used only for a fail of the record being evaluated, never inside include.
                     string? explanation = null;
                     if (mechanism.Qualifier == SpfResultCode.Fail && !inInclude && record.Explanation is not null)
-                        explanation = await ExplainAsync(record.Explanation, domain);
+                    {
+                        try
+                        {
+                            explanation = await ExplainAsync(record.Explanation, domain);
+                        }
+                        catch (OperationCanceledException) when (!_callerCt.IsCancellationRequested)
+                        {
+                            // The result is known; running out of time while fetching exp= only loses the text.
+                        }
+                    }
                     return new(mechanism.Qualifier, domain, $"{domain} matched \"{mechanism.Text}\"", mechanism.Text, explanation);
             }
         }

@@ -110,6 +110,17 @@ public sealed class SpfCheckerTests
     }
 
     [Fact]
+    public async Task Running_out_of_time_while_fetching_exp_keeps_the_fail()
+    {
+        var zone = Zone(("example.com", "TXT", "v=spf1 -all exp=slow.example.com"));
+        var checker = new SpfChecker(new HangingResolver(new ZoneDataResolver(zone), "slow.example.com"),
+            new SpfOptions { CheckTimeout = TimeSpan.FromMilliseconds(200) }, TimeProvider.System);
+        var result = await checker.CheckMailFromAsync(Client, "a@example.com", "h.example", default);
+        Assert.Equal(SpfResultCode.Fail, result.Code);
+        Assert.True(result.ExplanationIsDefault);
+    }
+
+    [Fact]
     public async Task Caller_cancellation_propagates()
     {
         var zone = Zone(("example.com", "TXT", "v=spf1 a:slow.example.com -all"));
@@ -143,10 +154,15 @@ public sealed class SpfCheckerTests
         Assert.Equal(code, parsed);
     }
 
-    /// <summary>Answers like the inner resolver, except that address queries for one name never complete.</summary>
+    /// <summary>Answers like the inner resolver, except that TXT and address queries for one name never complete.</summary>
     private sealed class HangingResolver(IDnsResolver inner, string slowName) : IDnsResolver
     {
-        public Task<DnsAnswer<string>> GetTxtAsync(string name, CancellationToken ct) => inner.GetTxtAsync(name, ct);
+        public async Task<DnsAnswer<string>> GetTxtAsync(string name, CancellationToken ct)
+        {
+            if (name == slowName)
+                await Task.Delay(Timeout.Infinite, ct);
+            return await inner.GetTxtAsync(name, ct);
+        }
         public async Task<DnsAnswer<IPAddress>> GetAddressesAsync(string name, bool ipv6, CancellationToken ct)
         {
             if (name == slowName)
