@@ -1,15 +1,13 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Milter.TestKit;
 
 /// <summary>A daemon started in the foreground of a child process, recorded by PID, its output kept
 /// (the last 256 KiB) for failure messages, and stopped by that PID: SIGTERM, then SIGKILL.</summary>
-public sealed partial class BackgroundProcess : IAsyncDisposable
+public sealed class BackgroundProcess : IAsyncDisposable
 {
     private const int MaxOutputChars = 256 * 1024;
-    private const int SigTerm = 15;
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
@@ -21,8 +19,13 @@ public sealed partial class BackgroundProcess : IAsyncDisposable
 
     public string Command { get; }
     public int Pid => _process.Id;
-    public bool HasExited => _process.HasExited;
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    private bool _disposed;
+    private int? _exitCodeAtDispose;
+
+    public bool HasExited => _disposed || _process.HasExited;
+
+    /// <summary>The exit code once the process has ended (still readable after dispose).</summary>
+    public int? ExitCode => _disposed ? _exitCodeAtDispose : _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>Standard output and error as received so far, interleaved by line.</summary>
     public string Output
@@ -59,9 +62,9 @@ public sealed partial class BackgroundProcess : IAsyncDisposable
     /// <summary>Sends SIGTERM to the recorded PID, waits up to <paramref name="grace"/>, then kills the tree.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        if (_process.HasExited)
+        if (HasExited)
             return;
-        _ = Kill(Pid, SigTerm);
+        UnixProcess.Signal(Pid, UnixProcess.SigTerm);
         try
         {
             await _process.WaitForExitAsync().WaitAsync(grace);
@@ -75,10 +78,11 @@ public sealed partial class BackgroundProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+            return;
         await StopAsync(TimeSpan.FromSeconds(5));
+        _exitCodeAtDispose = _process.HasExited ? _process.ExitCode : null;
+        _disposed = true;
         _process.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

@@ -1,0 +1,72 @@
+using Milter.TestKit;
+using Milter.TestKit.Postfix;
+using Milter.TestKit.Smtp;
+using static Milter.Tests.TestKit.TestMail;
+
+namespace Milter.Tests.TestKit;
+
+public sealed class PostfixLifecycleTests
+{
+    [Fact]
+    public async Task Two_instances_run_side_by_side_and_stop_by_pid()
+    {
+        var starting = new[] { PostfixInstance.StartAsync(), PostfixInstance.StartAsync(new PostfixOptions { SinkCountOnly = true }) };
+        await Task.WhenAll(starting);
+        var first = await starting[0];
+        int masterPid;
+        string dir;
+        await using (var second = await starting[1])
+        {
+            Assert.NotEqual(first.SmtpdPort, second.SmtpdPort);
+            Assert.NotEqual(first.Name, second.Name);
+            Assert.NotEqual(first.MasterPid, second.MasterPid);
+            var sent = await second.SendAsync("a@example.test", ["b@example.org", "c@example.org"], Message("count", "x\r\n"));
+            Assert.True(sent.Accepted, sent.Transcript);
+            await second.Sink!.WaitForCountAsync(1, Wait);
+            Assert.Empty(second.Sink.MessageFiles);
+            masterPid = second.MasterPid;
+            dir = second.BaseDirectory;
+        }
+        Assert.False(UnixProcess.IsAlive(masterPid));
+        Assert.False(Directory.Exists(dir));
+        Assert.Empty(first.Sink!.MessageFiles);
+
+        await first.DisposeAsync();
+        Assert.False(UnixProcess.IsAlive(first.MasterPid));
+        Assert.False(await PortProbe.CanConnectAsync(first.SmtpdEndPoint, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task Sendmail_submissions_are_relayed_and_the_queue_can_be_flushed()
+    {
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions { StartSink = false, RelayPort = FreePort.Next() });
+        var result = await postfix.SendmailAsync("alice@example.test", ["bob@example.org"], Message("local", "via sendmail\n"));
+        result.EnsureSuccess("sendmail");
+
+        // Nothing listens on the relay port: the message is deferred and stays queued.
+        var deadline = DateTime.UtcNow + Wait;
+        while (!postfix.MaillogTail().Contains("status=deferred", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.Contains("status=deferred", postfix.MaillogTail(), StringComparison.Ordinal);
+        Assert.Equal(1, postfix.QueueCount());
+        await postfix.FlushAsync();
+    }
+
+    [Fact]
+    public async Task Extra_main_cf_text_is_applied_and_a_bad_setting_fails_with_the_log()
+    {
+        await using (var postfix = await PostfixInstance.StartAsync(new PostfixOptions
+        {
+            ExtraMainCf = "smtpd_banner = $myhostname ESMTP from-extra-text",
+        }))
+        {
+            await using var client = await SmtpTestClient.ConnectAsync("127.0.0.1", postfix.SmtpdPort);
+            Assert.Contains("from-extra-text", client.Banner.Text);
+        }
+
+        var options = new PostfixOptions();
+        options.MainCf["inet_interfaces"] = "192.0.2.1"; // not on this machine: smtpd cannot bind
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => PostfixInstance.StartAsync(options));
+        Assert.Contains("192.0.2.1", error.Message);
+    }
+}
