@@ -1,0 +1,97 @@
+using System.Globalization;
+
+namespace Milter.MailAuth.Dkim;
+
+/// <summary>Domain and selector checks for DKIM, and the key record name "selector._domainkey.domain"
+/// (RFC 6376 3.6.2.1).</summary>
+public static class DkimKeyRecordName
+{
+    /// <summary>The DNS name to query (A-labels, lower case, no trailing dot), or null when it cannot be formed.</summary>
+    public static string? For(string selector, string domain)
+    {
+        string? d = ToAscii(domain);
+        string? s = ToAscii(selector);
+        if (d is null || s is null)
+        {
+            return null;
+        }
+        string name = s + "._domainkey." + d;
+        return name.Length <= 253 ? name : null;
+    }
+
+    /// <summary>A domain name: dot-separated labels of letters, digits, '-' and '_' (lenient: '_' appears in
+    /// real d= values), or non-ASCII labels (RFC 8616); 1-63 octets a label, no empty label.</summary>
+    public static bool IsValidDomain(string domain) => IsValidName(domain);
+
+    /// <summary>A selector: one or more labels like a domain (RFC 6376 3.1).</summary>
+    public static bool IsValidSelector(string selector) => IsValidName(selector);
+
+    /// <summary>True when <paramref name="candidate"/> equals <paramref name="parent"/> or is a subdomain of it
+    /// (ASCII case-insensitive).</summary>
+    public static bool IsSameOrSubdomain(string candidate, string parent)
+    {
+        if (candidate.Length == parent.Length)
+        {
+            return candidate.Equals(parent, StringComparison.OrdinalIgnoreCase);
+        }
+        return candidate.Length > parent.Length
+            && candidate[candidate.Length - parent.Length - 1] == '.'
+            && candidate.EndsWith(parent, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool IsValidName(string name)
+    {
+        if (name.Length == 0 || name.Length > 253)
+        {
+            return false;
+        }
+        int labelLength = 0;
+        for (int i = 0; i < name.Length; i++)
+        {
+            char c = name[i];
+            if (c == '.')
+            {
+                if (labelLength == 0)
+                {
+                    return false;
+                }
+                labelLength = 0;
+                continue;
+            }
+            if (!(char.IsAsciiLetterOrDigit(c) || c == '-' || c == '_' || c > '\x7f'))
+            {
+                return false;
+            }
+            if (++labelLength > 63)
+            {
+                return false;
+            }
+        }
+        return labelLength > 0;
+    }
+
+    private static string? ToAscii(string name)
+    {
+        bool ascii = true;
+        foreach (char c in name)
+        {
+            if (c > '\x7f')
+            {
+                ascii = false;
+                break;
+            }
+        }
+        if (ascii)
+        {
+            return name.ToLowerInvariant();
+        }
+        try
+        {
+            return new IdnMapping().GetAscii(name).ToLowerInvariant();
+        }
+        catch (Exception e) when (e is ArgumentException or PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,348 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Milter.MailAuth.Dkim;
+
+/// <summary>
+/// Verification of one message, streaming: <see cref="AddHeader"/> for each header field in arrival order,
+/// then <see cref="AppendBody"/> for each body chunk, then <see cref="CompleteAsync"/>. Header fields are kept
+/// (bounded by <see cref="DkimVerifierOptions.MaxHeaderBytes"/> and <see cref="DkimVerifierOptions.MaxHeaderCount"/>);
+/// the body is never kept: each chunk goes through one canonicalizer and hash per distinct (body
+/// canonicalization, l=) pair. Not thread-safe; dispose to return the header buffer to the pool.
+/// </summary>
+public sealed class DkimVerifierContext : IDisposable
+{
+    private const string SignatureFieldName = "DKIM-Signature";
+
+    private readonly DkimVerifier _verifier;
+    private readonly DkimVerifierOptions _options;
+    private readonly List<HeaderEntry> _headers = [];
+    private readonly List<DkimVerifierSignature> _signatures = [];
+    private byte[] _headerBytes;
+    private int _headerLength;
+    private BodyHashSlot[]? _bodyHashes;
+    private bool _completed;
+
+    internal DkimVerifierContext(DkimVerifier verifier)
+    {
+        _verifier = verifier;
+        _options = verifier.Options;
+        _headerBytes = ArrayPool<byte>.Shared.Rent(Math.Min(4096, _options.MaxHeaderBytes));
+    }
+
+    /// <summary>True when a header field was dropped because of the header limits.</summary>
+    public bool HeaderLimitExceeded { get; private set; }
+
+    /// <summary>Number of DKIM-Signature fields seen (including any beyond the reporting limit).</summary>
+    public int SignatureFieldCount { get; private set; }
+
+    /// <summary>Adds one header field: <paramref name="name"/> is the bytes before the colon,
+    /// <paramref name="value"/> the exact bytes after it (leading space and folding CRLFs included, final CRLF
+    /// excluded).</summary>
+    public void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        if (_bodyHashes is not null || _completed)
+        {
+            throw new InvalidOperationException("Header fields must come before the body.");
+        }
+        if (_headers.Count >= _options.MaxHeaderCount || (long)_headerLength + name.Length + value.Length > _options.MaxHeaderBytes)
+        {
+            HeaderLimitExceeded = true;
+            return;
+        }
+        int nameStart = Store(name);
+        int valueStart = Store(value);
+        string nameString = FieldName(name);
+        _headers.Add(new HeaderEntry(nameString, nameStart, name.Length, valueStart, value.Length));
+        if (nameString.Equals(SignatureFieldName, StringComparison.OrdinalIgnoreCase))
+        {
+            SignatureFieldCount++;
+            if (_signatures.Count < _options.MaxReportedSignatures)
+            {
+                // own copies: the header buffer may move when it grows
+                _signatures.Add(DkimVerifierSignature.Parse(name.ToArray(), value.ToArray()));
+            }
+        }
+    }
+
+    /// <summary>Adds a body chunk (any size, any split).</summary>
+    public void AppendBody(ReadOnlySpan<byte> chunk)
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("The message is already complete.");
+        }
+        _bodyHashes ??= CreateBodyHashes();
+        foreach (BodyHashSlot slot in _bodyHashes)
+        {
+            slot.Hasher.Append(chunk);
+        }
+    }
+
+    /// <summary>Ends the message, fetches the keys (in parallel) and returns one result per DKIM-Signature field
+    /// in header order (empty when there is none). Throws only <see cref="OperationCanceledException"/>.</summary>
+    public async Task<IReadOnlyList<DkimVerificationResult>> CompleteAsync(CancellationToken cancellationToken = default)
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("The message is already complete.");
+        }
+        _bodyHashes ??= CreateBodyHashes();
+        _completed = true;
+        if (_signatures.Count == 0)
+        {
+            return [];
+        }
+        var results = new DkimVerificationResult?[_signatures.Count];
+        var pending = new List<(int Index, string KeyName)>();
+        long now = _verifier.TimeProvider.GetUtcNow().ToUnixTimeSeconds();
+        for (int i = 0; i < _signatures.Count; i++)
+        {
+            results[i] = CheckBeforeKey(i, now, out string? keyName);
+            if (results[i] is null)
+            {
+                pending.Add((i, keyName!));
+            }
+        }
+        if (pending.Count > 0)
+        {
+            Dictionary<string, DkimKeyRecordResult> keys = await FetchKeysAsync(pending, cancellationToken).ConfigureAwait(false);
+            foreach ((int index, string keyName) in pending)
+            {
+                results[index] = CheckWithKey(_signatures[index], keys[keyName]);
+            }
+        }
+        return results!;
+    }
+
+    /// <summary>Everything that needs no key (RFC 6376 6.1.1, and the body hash of 6.1.3, checked first so a
+    /// changed body costs no DNS query). Returns null when the key is needed, with its record name.</summary>
+    private DkimVerificationResult? CheckBeforeKey(int index, long now, out string? keyName)
+    {
+        DkimVerifierSignature sig = _signatures[index];
+        keyName = null;
+        if (index >= _options.MaxSignatures)
+        {
+            return Result(sig, DkimResult.Neutral, $"not checked (limit of {_options.MaxSignatures} signatures)");
+        }
+        if (!sig.IsValid)
+        {
+            return Result(sig, sig.ErrorResult, sig.Error);
+        }
+        if (HeaderLimitExceeded)
+        {
+            return Result(sig, DkimResult.PermError, "message header too large");
+        }
+        if (sig.Algorithm == DkimSignatureAlgorithm.RsaSha1)
+        {
+            return Result(sig, DkimResult.Policy, "rsa-sha1 not accepted (RFC 8301)");
+        }
+        long drift = (long)_options.ClockDrift.TotalSeconds;
+        if (sig.Timestamp is long t && t > now + drift)
+        {
+            return Result(sig, DkimResult.PermError, "signature timestamp in the future");
+        }
+        if (sig.Expiration is long x && x < now - drift)
+        {
+            return Result(sig, DkimResult.PermError, "signature expired");
+        }
+        BodyHashSlot slot = FindBodyHash(sig)!;
+        byte[] bodyHash = slot.Hasher.Complete();
+        if (!CryptographicOperations.FixedTimeEquals(bodyHash, sig.BodyHash))
+        {
+            return Result(sig, DkimResult.Fail, "body hash did not verify");
+        }
+        keyName = DkimKeyRecordName.For(sig.Selector, sig.Domain);
+        return keyName is null ? Result(sig, DkimResult.Neutral, "malformed d= or s=") : null;
+    }
+
+    private async Task<Dictionary<string, DkimKeyRecordResult>> FetchKeysAsync(List<(int Index, string KeyName)> pending,
+        CancellationToken cancellationToken)
+    {
+        var names = new List<string>(pending.Count);
+        foreach ((_, string keyName) in pending)
+        {
+            if (!names.Contains(keyName))
+            {
+                names.Add(keyName);
+            }
+        }
+        var tasks = new Task<DkimKeyRecordResult>[names.Count];
+        for (int i = 0; i < names.Count; i++)
+        {
+            tasks[i] = _verifier.GetKeyAsync(names[i], cancellationToken);
+        }
+        DkimKeyRecordResult[] fetched = await Task.WhenAll(tasks).ConfigureAwait(false);
+        var keys = new Dictionary<string, DkimKeyRecordResult>(names.Count, StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++)
+        {
+            keys[names[i]] = fetched[i];
+        }
+        return keys;
+    }
+
+    /// <summary>RFC 6376 6.1.2 key checks, then 6.1.3 header hash and signature.</summary>
+    private DkimVerificationResult CheckWithKey(DkimVerifierSignature sig, DkimKeyRecordResult lookup)
+    {
+        DkimKeyRecord? key = lookup.Key;
+        if (key is null)
+        {
+            return Result(sig, lookup.ErrorResult, lookup.Error);
+        }
+        if (!key.Suits(sig.Algorithm, out string? unsuitable))
+        {
+            return Result(sig, DkimResult.PermError, unsuitable, key);
+        }
+        if (key.StrictIdentity && !sig.IdentityDomain.Equals(sig.Domain, StringComparison.OrdinalIgnoreCase))
+        {
+            return Result(sig, DkimResult.PermError, "i= domain must equal d= (key has t=s)", key);
+        }
+        if (key.KeyType == "rsa" && key.KeyBits < _options.MinimumKeyBits)
+        {
+            return Result(sig, DkimResult.Policy, $"key too short ({key.KeyBits} bits)", key);
+        }
+        if (!key.VerifySha256(ComputeHeaderHash(sig), sig.Signature))
+        {
+            return Result(sig, DkimResult.Fail, "signature did not verify", key);
+        }
+        long unsigned = sig.BodyLength >= 0 ? Math.Max(0, FindBodyHash(sig)!.Hasher.CanonicalLength - sig.BodyLength) : 0;
+        if (unsigned > 0 && _options.BodyLengthPolicy == DkimBodyLengthPolicy.Policy)
+        {
+            return Result(sig, DkimResult.Policy, $"body length limit leaves {unsigned} bytes unsigned", key, unsigned);
+        }
+        return Result(sig, DkimResult.Pass, null, key, unsigned);
+    }
+
+    /// <summary>RFC 6376 5.4.2 / 6.1.3: the fields named in h=, each name taking the next instance from the
+    /// bottom, a name with no instance left contributing nothing; then this DKIM-Signature with the b= value
+    /// removed and no trailing CRLF.</summary>
+    private byte[] ComputeHeaderHash(DkimVerifierSignature sig)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        IReadOnlyList<string> names = sig.SignedHeaders;
+        for (int j = 0; j < names.Count; j++)
+        {
+            int skip = 0;
+            for (int k = 0; k < j; k++)
+            {
+                if (names[k].Equals(names[j], StringComparison.OrdinalIgnoreCase))
+                {
+                    skip++;
+                }
+            }
+            for (int h = _headers.Count - 1; h >= 0; h--)
+            {
+                HeaderEntry entry = _headers[h];
+                if (entry.Name.Equals(names[j], StringComparison.OrdinalIgnoreCase) && skip-- == 0)
+                {
+                    DkimHeaderCanonicalizer.AppendTo(hash, sig.HeaderCanonicalization,
+                        _headerBytes.AsSpan(entry.NameStart, entry.NameLength),
+                        _headerBytes.AsSpan(entry.ValueStart, entry.ValueLength), appendCrlf: true);
+                    break;
+                }
+            }
+        }
+        ReadOnlySpan<byte> raw = sig.RawValue.Span;
+        int removed = sig.BValueEnd - sig.BValueStart;
+        byte[] withoutB = ArrayPool<byte>.Shared.Rent(raw.Length - removed);
+        try
+        {
+            raw[..sig.BValueStart].CopyTo(withoutB);
+            raw[sig.BValueEnd..].CopyTo(withoutB.AsSpan(sig.BValueStart));
+            DkimHeaderCanonicalizer.AppendTo(hash, sig.HeaderCanonicalization, sig.RawName.Span,
+                withoutB.AsSpan(0, raw.Length - removed), appendCrlf: false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(withoutB);
+        }
+        return hash.GetHashAndReset();
+    }
+
+    private BodyHashSlot[] CreateBodyHashes()
+    {
+        var slots = new List<BodyHashSlot>();
+        int checkedCount = Math.Min(_signatures.Count, _options.MaxSignatures);
+        for (int i = 0; i < checkedCount; i++)
+        {
+            DkimVerifierSignature sig = _signatures[i];
+            if (!sig.IsValid || sig.Algorithm == DkimSignatureAlgorithm.RsaSha1 || Find(slots, sig) is not null)
+            {
+                continue;
+            }
+            slots.Add(new BodyHashSlot(sig.BodyCanonicalization, sig.BodyLength,
+                new DkimBodyHasher(sig.BodyCanonicalization, sig.BodyLength)));
+        }
+        return [.. slots];
+    }
+
+    private BodyHashSlot? FindBodyHash(DkimVerifierSignature sig) => Find(_bodyHashes!, sig);
+
+    private static BodyHashSlot? Find(IEnumerable<BodyHashSlot> slots, DkimVerifierSignature sig)
+    {
+        foreach (BodyHashSlot slot in slots)
+        {
+            if (slot.Canonicalization == sig.BodyCanonicalization && slot.Length == sig.BodyLength)
+            {
+                return slot;
+            }
+        }
+        return null;
+    }
+
+    private static DkimVerificationResult Result(DkimVerifierSignature sig, DkimResult result, string? reason,
+        DkimKeyRecord? key = null, long unsignedBytes = 0) =>
+        new(result, reason, sig.Domain, sig.Selector, sig.AlgorithmName, sig.HeaderI, sig.HeaderB,
+            Testing: key?.Testing ?? false, BodyLengthLimited: sig.BodyLength >= 0, UnsignedBodyBytes: unsignedBytes,
+            KeyBits: key?.KeyBits ?? 0);
+
+    private int Store(ReadOnlySpan<byte> bytes)
+    {
+        if (_headerLength + bytes.Length > _headerBytes.Length)
+        {
+            int size = Math.Max(_headerBytes.Length * 2, _headerLength + bytes.Length);
+            byte[] bigger = ArrayPool<byte>.Shared.Rent(size);
+            _headerBytes.AsSpan(0, _headerLength).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_headerBytes);
+            _headerBytes = bigger;
+        }
+        int start = _headerLength;
+        bytes.CopyTo(_headerBytes.AsSpan(start));
+        _headerLength += bytes.Length;
+        return start;
+    }
+
+    /// <summary>The field name without trailing WSP (RFC 5322 obs-FWS before the colon).</summary>
+    private static string FieldName(ReadOnlySpan<byte> name)
+    {
+        int end = name.Length;
+        while (end > 0 && (name[end - 1] == (byte)' ' || name[end - 1] == (byte)'\t'))
+        {
+            end--;
+        }
+        return Encoding.Latin1.GetString(name[..end]);
+    }
+
+    public void Dispose()
+    {
+        if (_bodyHashes is not null)
+        {
+            foreach (BodyHashSlot slot in _bodyHashes)
+            {
+                slot.Hasher.Dispose();
+            }
+        }
+        byte[] buffer = _headerBytes;
+        _headerBytes = [];
+        _headerLength = 0;
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private readonly record struct HeaderEntry(string Name, int NameStart, int NameLength, int ValueStart, int ValueLength);
+
+    private sealed record BodyHashSlot(DkimCanonicalization Canonicalization, long Length, DkimBodyHasher Hasher);
+}
