@@ -19,6 +19,9 @@ public enum DnsStatus
 public sealed record DnsAnswer<T>(DnsStatus Status, IReadOnlyList<T> Records, string? Error = null)
 {
     public bool IsTemporaryFailure => Status is DnsStatus.ServerFailure or DnsStatus.Timeout or DnsStatus.Error;
+    /// <summary>Time to live the server gave (smallest TTL of the records, or the negative-caching
+    /// time for NXDOMAIN/NODATA); null when unknown. Used by <see cref="CachingDnsResolver"/>.</summary>
+    public TimeSpan? Ttl { get; init; }
     public static DnsAnswer<T> Of(params T[] records) => new(DnsStatus.NoError, records);
     public static DnsAnswer<T> NxDomain { get; } = new(DnsStatus.NxDomain, Array.Empty<T>());
     public static DnsAnswer<T> NoData { get; } = new(DnsStatus.NoError, Array.Empty<T>());

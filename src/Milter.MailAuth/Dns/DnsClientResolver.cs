@@ -1,0 +1,120 @@
+using System.Net;
+using DnsClient;
+using DnsClient.Protocol;
+
+namespace Milter.MailAuth.Dns;
+
+/// <summary>
+/// <see cref="IDnsResolver"/> over the DnsClient package: UDP with TCP fallback on truncation,
+/// the configured servers only (the system resolvers only when none are configured), no internal cache
+/// (wrap in <see cref="CachingDnsResolver"/>). Failures become <see cref="DnsStatus"/> values, never exceptions,
+/// except cancellation requested by the caller. At most <see cref="DnsResolverOptions.MaxRecordsPerAnswer"/>
+/// records are kept from an answer.
+/// </summary>
+public sealed class DnsClientResolver : IDnsResolver
+{
+    private readonly LookupClient _client;
+    private readonly int _maxRecords;
+
+    public DnsClientResolver(DnsResolverOptions options)
+    {
+        options.ThrowIfInvalid();
+        _maxRecords = options.MaxRecordsPerAnswer;
+        LookupClientOptions clientOptions;
+        if (options.Servers.Count > 0)
+        {
+            var servers = options.Servers.Select(s =>
+            {
+                DnsResolverOptions.TryParseServer(s, out var endPoint, out _);
+                return new NameServer(endPoint!);
+            }).ToArray();
+            clientOptions = new LookupClientOptions(servers) { AutoResolveNameServers = false };
+        }
+        else
+        {
+            clientOptions = new LookupClientOptions();
+        }
+        clientOptions.Timeout = options.Timeout;
+        clientOptions.Retries = options.Retries;
+        clientOptions.UseTcpFallback = true;
+        clientOptions.UseTcpOnly = false;
+        clientOptions.UseCache = false;
+        clientOptions.ThrowDnsErrors = false;
+        clientOptions.ContinueOnDnsError = true;
+        clientOptions.ContinueOnEmptyResponse = false;
+        clientOptions.Recursion = true;
+        _client = new LookupClient(clientOptions);
+    }
+
+    public Task<DnsAnswer<string>> GetTxtAsync(string name, CancellationToken cancellationToken) =>
+        QueryAsync(name, QueryType.TXT,
+            records => records.TxtRecords().Select(r => string.Concat(r.Text)), cancellationToken);
+
+    public Task<DnsAnswer<IPAddress>> GetAddressesAsync(string name, bool ipv6, CancellationToken cancellationToken) =>
+        ipv6
+            ? QueryAsync(name, QueryType.AAAA, records => records.AaaaRecords().Select(r => r.Address), cancellationToken)
+            : QueryAsync(name, QueryType.A, records => records.ARecords().Select(r => r.Address), cancellationToken);
+
+    public Task<DnsAnswer<MxRecord>> GetMxAsync(string name, CancellationToken cancellationToken) =>
+        QueryAsync(name, QueryType.MX, records => records.MxRecords()
+            .Select(r => new MxRecord(r.Preference, DnsNames.TrimTrailingDot(r.Exchange.Value))), cancellationToken);
+
+    public Task<DnsAnswer<string>> GetPtrAsync(IPAddress address, CancellationToken cancellationToken) =>
+        QueryAsync(DnsNames.ReverseName(address), QueryType.PTR, records => records.PtrRecords()
+            .Select(r => DnsNames.TrimTrailingDot(r.PtrDomainName.Value)), cancellationToken);
+
+    private async Task<DnsAnswer<T>> QueryAsync<T>(string name, QueryType type,
+        Func<IEnumerable<DnsResourceRecord>, IEnumerable<T>> select, CancellationToken cancellationToken)
+    {
+        IDnsQueryResponse response;
+        try
+        {
+            response = await _client.QueryAsync(name, type, QueryClass.IN, cancellationToken);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            // DnsClient reports a cancelled query as a timeout; the caller asked for it, so it is not a DNS result.
+            cancellationToken.ThrowIfCancellationRequested();
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            return DnsAnswer<T>.TimedOut;
+        }
+        catch (DnsResponseException ex) when (ex.Code == DnsResponseCode.ConnectionTimeout)
+        {
+            return DnsAnswer<T>.TimedOut;
+        }
+        catch (Exception ex) when (ex is DnsResponseException or System.Net.Sockets.SocketException or ArgumentException
+                                       or IOException or InvalidOperationException or FormatException)
+        {
+            return new DnsAnswer<T>(DnsStatus.Error, Array.Empty<T>(), $"{type} {name}: {ex.Message}");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        switch (response.Header.ResponseCode)
+        {
+            case DnsHeaderResponseCode.NoError:
+                break;
+            case DnsHeaderResponseCode.NotExistentDomain:
+                return DnsAnswer<T>.NxDomain with { Ttl = NegativeTtl(response) };
+            case DnsHeaderResponseCode.ServerFailure:
+                return new DnsAnswer<T>(DnsStatus.ServerFailure, Array.Empty<T>(), $"{type} {name}: SERVFAIL");
+            default:
+                return new DnsAnswer<T>(DnsStatus.Error, Array.Empty<T>(), $"{type} {name}: {response.ErrorMessage}");
+        }
+
+        var records = select(response.Answers).Take(_maxRecords).ToArray();
+        if (records.Length == 0)
+            return DnsAnswer<T>.NoData with { Ttl = NegativeTtl(response) };
+        var ttl = response.Answers.Count > 0 ? response.Answers.Min(r => r.InitialTimeToLive) : 0;
+        return new DnsAnswer<T>(DnsStatus.NoError, records) { Ttl = TimeSpan.FromSeconds(Math.Max(0, ttl)) };
+    }
+
+    /// <summary>Negative-caching time from the SOA in the authority section (RFC 2308 5), when present.</summary>
+    private static TimeSpan? NegativeTtl(IDnsQueryResponse response)
+    {
+        var soa = response.Authorities.SoaRecords().FirstOrDefault();
+        return soa is null ? null : TimeSpan.FromSeconds(Math.Min((long)soa.Minimum, soa.InitialTimeToLive));
+    }
+}
