@@ -22,6 +22,9 @@ public static class Program
             {
                 "run" => await RunCommand.ExecuteAsync(rest),
                 "health" => await HealthCommand.ExecuteAsync(rest),
+                "keygen" => KeygenCommand.Execute(rest),
+                "testkey" => await TestkeyCommand.ExecuteAsync(rest),
+                "sign" => await SignCommand.ExecuteAsync(rest),
                 _ => throw new UsageException($"unknown command '{command}' (try: milter help)"),
             };
         }
@@ -43,6 +46,12 @@ public static class Program
         usage: milter COMMAND [options]
           run [--config FILE] [--listen SPEC]...   run the daemon (default: inet:8891@127.0.0.1)
           health --connect SPEC [--timeout-ms N]   exit 0 when a milter answers option negotiation
+          keygen --domain D --selector S [--algorithm rsa-sha256|ed25519-sha256] [--bits 2048]
+                 [--directory DIR] [--force]       write DIR/S.private (mode 0600) and DIR/S.txt (TXT record)
+          testkey --domain D --selector S --key FILE [--config FILE]
+                                                   check that the key in DNS at S._domainkey.D matches FILE
+          sign --domain D --selector S --key FILE [--algorithm A] [--canonicalization relaxed/relaxed]
+               [--headers H1:H2:...]               sign the message on stdin, write it to stdout
 
         global options: --dns HOST[:PORT][,HOST[:PORT]...]
         socket specs: inet:PORT@HOST, inet:PORT, inet6:PORT@HOST, unix:/path (local:/path)

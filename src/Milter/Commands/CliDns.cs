@@ -1,0 +1,20 @@
+using Milter.Configuration;
+using Milter.MailAuth.Dns;
+
+namespace Milter.Commands;
+
+/// <summary>The resolver for commands that query DNS: the global --dns servers, else config Dns:Servers
+/// (the --config file or the embedded default, plus MILTER_ environment), else the system resolver.</summary>
+internal static class CliDns
+{
+    public static DnsClientResolver CreateResolver(string? dnsOption, string? configFile)
+    {
+        var options = ConfigLoader.Load(configFile, listen: null, dnsServers: dnsOption);
+        return new DnsClientResolver(new DnsResolverOptions
+        {
+            Servers = options.Dns.Servers ?? [],
+            Timeout = TimeSpan.FromMilliseconds(options.Dns.TimeoutMs),
+            CacheEntries = 0,
+        });
+    }
+}

@@ -1,0 +1,58 @@
+using Milter.MailAuth.Dkim;
+
+namespace Milter.Commands;
+
+/// <summary>Reading a private key file for the CLI: any failure is a usage error (exit 2) naming the file.</summary>
+internal static class KeyFile
+{
+    /// <summary>Largest key file read (a 4096-bit RSA PEM is about 3.3 KB).</summary>
+    public const int MaxBytes = 64 * 1024;
+
+    public static DkimPrivateKey Load(string command, string path)
+    {
+        string text;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+                throw new UsageException($"{command}: key file {path} does not exist");
+            if (info.Length > MaxBytes)
+                throw new UsageException($"{command}: key file {path} is {info.Length} bytes; a DKIM private key is far smaller");
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{command}: cannot read key file {path}: {e.Message}");
+        }
+        var loaded = DkimPrivateKey.Load(text);
+        if (loaded.Key is null)
+            throw new UsageException($"{command}: key file {path}: {loaded.Error}");
+        WarnIfExposed(path);
+        return loaded.Key;
+    }
+
+    /// <summary>A warning on stderr when group or others may read or write the key file.</summary>
+    public static void WarnIfExposed(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var mode = File.GetUnixFileMode(path);
+        const UnixFileMode exposed = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        if ((mode & exposed) != 0)
+            Console.Error.WriteLine($"warning: key file {path} is accessible by group or others (mode {FormatMode(mode)}); run chmod 600 {path}");
+    }
+
+    public static string FormatMode(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
+
+    /// <summary>Checks that --algorithm, when given, names the algorithm of the key.</summary>
+    public static void CheckAlgorithm(string command, string? algorithm, DkimPrivateKey key, string path)
+    {
+        if (algorithm is null) return;
+        if (algorithm is not ("rsa-sha256" or "ed25519-sha256"))
+            throw new UsageException($"{command}: --algorithm must be rsa-sha256 or ed25519-sha256, not '{algorithm}'");
+        if (algorithm != key.Algorithm)
+            throw new UsageException($"{command}: --algorithm {algorithm} does not fit key file {path}, which holds a {Describe(key)} key");
+    }
+
+    public static string Describe(DkimPrivateKey key) =>
+        key.KeyType == DkimKeyType.Rsa ? $"{key.KeySizeBits}-bit RSA" : "Ed25519";
+}
