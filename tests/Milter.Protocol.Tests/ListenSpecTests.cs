@@ -41,3 +41,33 @@ public class ListenSpecTests
         Assert.Equal(error, ex.Message);
     }
 }
+
+public class OptionsTests
+{
+    [Fact]
+    public void Defaults_are_valid() => new MilterServerOptions().Validate();
+
+    [Theory]
+    [InlineData(nameof(MilterServerOptions.MaxFrameSize))]
+    [InlineData(nameof(MilterServerOptions.MaxConnections))]
+    [InlineData(nameof(MilterServerOptions.IdleTimeout))]
+    [InlineData(nameof(MilterServerOptions.HandlerTimeout))]
+    [InlineData(nameof(MilterServerOptions.ProgressInterval))]
+    [InlineData(nameof(MilterServerOptions.DrainTimeout))]
+    public void Bad_values_are_refused_naming_the_option(string name)
+    {
+        var o = new MilterServerOptions();
+        switch (name)
+        {
+            case nameof(o.MaxFrameSize): o.MaxFrameSize = 10; break;
+            case nameof(o.MaxConnections): o.MaxConnections = 0; break;
+            case nameof(o.IdleTimeout): o.IdleTimeout = TimeSpan.Zero; break;
+            case nameof(o.HandlerTimeout): o.HandlerTimeout = TimeSpan.FromDays(100); break;
+            case nameof(o.ProgressInterval): o.ProgressInterval = TimeSpan.FromSeconds(-5); break;
+            case nameof(o.DrainTimeout): o.DrainTimeout = TimeSpan.FromSeconds(-1); break;
+        }
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(o.Validate);
+        Assert.Equal(name, ex.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MilterServer(o, () => throw new InvalidOperationException(), new ListLoggerFactory()));
+    }
+}

@@ -20,6 +20,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
     public string Command { get; }
     public int Pid => _process.Id;
     private bool _disposed;
+    private IDisposable? _janitor;
     private int? _exitCodeAtDispose;
 
     public bool HasExited => _disposed || _process.HasExited;
@@ -44,6 +45,8 @@ public sealed class BackgroundProcess : IAsyncDisposable
             throw new InvalidOperationException($"could not start {background.Command}");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        int pid = process.Id;
+        background._janitor = Janitor.Register(() => UnixProcess.Signal(pid, UnixProcess.SigKill));
         return background;
     }
 
@@ -84,5 +87,6 @@ public sealed class BackgroundProcess : IAsyncDisposable
         _exitCodeAtDispose = _process.HasExited ? _process.ExitCode : null;
         _disposed = true;
         _process.Dispose();
+        _janitor?.Dispose();
     }
 }

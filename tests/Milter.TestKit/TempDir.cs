@@ -10,7 +10,11 @@ public sealed class TempDir : IDisposable
         SetMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                       UnixFileMode.GroupRead | UnixFileMode.GroupExecute |
                       UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        string path = Path;
+        _janitor = Janitor.Register(() => Directory.Delete(path, recursive: true));
     }
+
+    private readonly IDisposable _janitor;
 
     public string Path { get; }
 
@@ -32,6 +36,7 @@ public sealed class TempDir : IDisposable
 
     public void Dispose()
     {
+        _janitor.Dispose();
         for (int attempt = 0; attempt < 3; attempt++)
         {
             try

@@ -171,7 +171,7 @@ public sealed class MilterServer : IAsyncDisposable
             {
                 Interlocked.Decrement(ref _active);
                 _logger.LogWarning("connection from {Remote} on {Spec} refused: {Max} connections already open",
-                    socket.RemoteEndPoint, listener.Spec, _options.MaxConnections);
+                    RemoteOf(socket), listener.Spec, _options.MaxConnections);
                 socket.Dispose();
                 continue;
             }
@@ -195,7 +195,7 @@ public sealed class MilterServer : IAsyncDisposable
             using var session = new MilterSession(handler, reader, stream, _options, _sessionLogger, connection.Id);
             connection.Session = session;
             if (_draining) session.RequestDrain();
-            _logger.LogDebug("conn {Id}: accepted from {Remote} on {Spec}", connection.Id, socket.RemoteEndPoint, spec);
+            _logger.LogDebug("conn {Id}: accepted from {Remote} on {Spec}", connection.Id, RemoteOf(socket), spec);
             await session.RunAsync(connection.Cancellation.Token);
         }
         catch (Exception ex)
@@ -210,6 +210,18 @@ public sealed class MilterServer : IAsyncDisposable
             _connections.TryRemove(connection.Id, out _);
             Interlocked.Decrement(ref _active);
             connection.Cancellation.Dispose();
+        }
+    }
+
+    private static string RemoteOf(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint?.ToString() ?? "local";
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return "unknown";
         }
     }
 

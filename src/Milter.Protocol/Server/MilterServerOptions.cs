@@ -26,12 +26,14 @@ public sealed class MilterServerOptions
         CheckPositive(IdleTimeout, nameof(IdleTimeout));
         CheckPositive(ProgressInterval, nameof(ProgressInterval));
         CheckPositive(HandlerTimeout, nameof(HandlerTimeout));
-        if (DrainTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "must not be negative");
+        if (DrainTimeout < TimeSpan.Zero || DrainTimeout.TotalMilliseconds > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "must be from 0 to 24 days");
     }
 
     private static void CheckPositive(TimeSpan value, string name)
     {
-        if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
-            throw new ArgumentOutOfRangeException(name, value, "must be positive (or infinite)");
+        if (value == Timeout.InfiniteTimeSpan) return;
+        if (value <= TimeSpan.Zero || value.TotalMilliseconds > int.MaxValue)
+            throw new ArgumentOutOfRangeException(name, value, "must be positive and at most 24 days (or infinite)");
     }
 }

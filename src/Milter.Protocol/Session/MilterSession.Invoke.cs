@@ -74,7 +74,8 @@ public sealed partial class MilterSession
                 _abandoned = task;
                 throw new HandlerAbandonedException();
             }
-            var wait = replyExpected ? Math.Min(remaining, (long)_options.ProgressInterval.TotalMilliseconds) : remaining;
+            var progress = _options.ProgressInterval;
+            var wait = replyExpected && progress != Timeout.InfiniteTimeSpan ? Math.Min(remaining, (long)progress.TotalMilliseconds) : remaining;
             using (var delayCts = CancellationTokenSource.CreateLinkedTokenSource(_sessionToken))
             {
                 var delay = Task.Delay(TimeSpan.FromMilliseconds(Math.Min(wait, int.MaxValue)), delayCts.Token);

@@ -2,11 +2,17 @@ using System.Text;
 
 namespace Milter.TestKit.Postfix;
 
-/// <summary>The built-in main.cf and master.cf for a private test Postfix.</summary>
-internal static class PostfixConfig
+/// <summary>The built-in main.cf and master.cf for a private test Postfix, public so a test can start from them
+/// when it passes a whole template (<see cref="PostfixOptions.MainCfTemplate"/>, <see cref="PostfixOptions.MasterCfTemplate"/>).</summary>
+public static class PostfixConfig
 {
     /// <summary>Default main.cf parameters, in order. Short timeouts keep failing tests fast.</summary>
-    public static IEnumerable<KeyValuePair<string, string>> MainDefaults(PostfixOptions options, int? relayPort)
+    /// <summary>The built-in main.cf as template text (placeholders not yet filled, relayhost = {SINK_PORT}).</summary>
+    public static string DefaultMainCf(PostfixOptions? options = null) =>
+        string.Concat(MainDefaults(options ?? new PostfixOptions(), null)
+            .Select(p => $"{p.Key} = {(p.Key == "relayhost" ? "[127.0.0.1]:{SINK_PORT}" : p.Value)}\n"));
+
+    internal static IEnumerable<KeyValuePair<string, string>> MainDefaults(PostfixOptions options, int? relayPort)
     {
         var p = new List<KeyValuePair<string, string>>();
         void Set(string name, string value) => p.Add(new(name, value));
@@ -84,7 +90,7 @@ internal static class PostfixConfig
 
         """;
 
-    public static string BuildMain(PostfixOptions options, int? relayPort)
+    internal static string BuildMain(PostfixOptions options, int? relayPort)
     {
         var sb = new StringBuilder();
         if (options.MainCfTemplate is null)
@@ -110,10 +116,10 @@ internal static class PostfixConfig
         return sb.ToString();
     }
 
-    public static string BuildMaster(PostfixOptions options) =>
+    internal static string BuildMaster(PostfixOptions options) =>
         (options.MasterCfTemplate ?? Master) + "\n" + (options.ExtraMasterCf ?? "") + "\n";
 
-    public static string Fill(string text, IReadOnlyDictionary<string, string> values)
+    internal static string Fill(string text, IReadOnlyDictionary<string, string> values)
     {
         foreach (var pair in values)
             text = text.Replace("{" + pair.Key + "}", pair.Value, StringComparison.Ordinal);

@@ -23,6 +23,7 @@ public sealed class PostfixInstance : IAsyncDisposable
     private readonly PostfixOptions _options;
     private int _masterPid;
     private bool _stopped;
+    private IDisposable? _janitor;
 
     private PostfixInstance(TempDir dir, PostfixOptions options, string name, int smtpdPort, SmtpSink? sink)
     {
@@ -123,6 +124,8 @@ public sealed class PostfixInstance : IAsyncDisposable
         if (!start.Succeeded)
             throw new InvalidOperationException($"postfix start failed for {Name}:\n{start.Describe()}\n--- maillog ---\n{MaillogTail()}\n{Files()}");
         _masterPid = await ReadMasterPidAsync();
+        int masterPid = _masterPid;
+        _janitor = Janitor.Register(() => UnixProcess.Signal(masterPid, UnixProcess.SigTerm));
 
         var deadline = DateTime.UtcNow + _options.CommandTimeout;
         while (DateTime.UtcNow < deadline)
@@ -232,6 +235,8 @@ public sealed class PostfixInstance : IAsyncDisposable
         {
             if (_masterPid == 0)
                 _masterPid = await ReadMasterPidAsync();
+        int masterPid = _masterPid;
+        _janitor = Janitor.Register(() => UnixProcess.Signal(masterPid, UnixProcess.SigTerm));
             if (_masterPid != 0 && UnixProcess.IsAlive(_masterPid))
             {
                 var pids = new List<int> { _masterPid };
@@ -242,6 +247,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         }
         finally
         {
+            _janitor?.Dispose();
             if (Sink is not null)
                 await Sink.DisposeAsync();
         }

@@ -10,6 +10,7 @@ namespace Milter.Tests.TestKit;
 public sealed class KnotDnsServerTests : IAsyncLifetime
 {
     private static readonly string DkimKeyRecord = "v=DKIM1; k=rsa; p=" + Convert.ToBase64String(MakeRsaPublicKey());
+    private const string OddTxt = "say \"hi\"; back\\slash; tab\there; caf\u00e9";
     private KnotDnsServer _knot = null!;
 
     private static byte[] MakeRsaPublicKey()
@@ -26,7 +27,8 @@ public sealed class KnotDnsServerTests : IAsyncLifetime
             .Mx("@", 10, "mail.example.test.")
             .Txt("sel._domainkey", DkimKeyRecord)
             .Txt("@", "v=spf1 ip4:192.0.2.0/24 -all")
-            .Cname("alias", "mail");
+            .Cname("alias", "mail")
+            .Txt("odd", OddTxt);
         var labZone = DnsZone.FromText("lab.example", "@ IN TXT \"v=DMARC1; p=none\"\nhost IN A 198.51.100.7\n");
         var reverse = DnsZone.ReverseV4("192.0.2").Ptr(IPAddress.Parse("192.0.2.10"), "mail.example.test.");
         _knot = await KnotDnsServer.StartAsync([forward, labZone, reverse]);
@@ -96,6 +98,9 @@ public sealed class KnotDnsServerTests : IAsyncLifetime
         var txt = Assert.Single((await client.QueryAsync("sel._domainkey.example.test", QueryType.TXT)).Answers.TxtRecords());
         Assert.True(txt.Text.Count >= 2);
         Assert.Equal(DkimKeyRecord, string.Concat(txt.Text));
+
+        var odd = Assert.Single((await client.QueryAsync("odd.example.test", QueryType.TXT)).Answers.TxtRecords());
+        Assert.Equal(OddTxt, string.Concat(odd.Text));
 
         var cname = await client.QueryAsync("alias.example.test", QueryType.A);
         Assert.Contains(cname.Answers, r => r is CNameRecord c && c.CanonicalName.Value == "mail.example.test.");

@@ -53,6 +53,23 @@ public sealed class PostfixLifecycleTests
     }
 
     [Fact]
+    public async Task Whole_templates_replace_the_built_in_files()
+    {
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions
+        {
+            MainCfTemplate = PostfixConfig.DefaultMainCf().Replace("smtpd_banner = $myhostname ESMTP", "smtpd_banner = $myhostname ESMTP templated"),
+            MasterCfTemplate = PostfixConfig.Master.Replace("smtpd\n", "smtpd -o smtpd_helo_required=yes\n"),
+        });
+        await using var client = await SmtpTestClient.ConnectAsync("127.0.0.1", postfix.SmtpdPort);
+        Assert.Equal($"{postfix.Name}.localdomain ESMTP templated", client.Banner.Text);
+        var mail = await client.CommandAsync("MAIL FROM:<a@example.test>");
+        Assert.Equal(503, mail.Code); // helo required, set by the master.cf template
+        var sent = await postfix.SendAsync("a@example.test", ["b@example.org"], Message("template", "t\r\n"));
+        Assert.True(sent.Accepted, sent.Transcript);
+        await postfix.Sink!.WaitForMessagesAsync(1, Wait);
+    }
+
+    [Fact]
     public async Task Extra_main_cf_text_is_applied_and_a_bad_setting_fails_with_the_log()
     {
         await using (var postfix = await PostfixInstance.StartAsync(new PostfixOptions
