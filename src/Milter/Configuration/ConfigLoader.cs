@@ -164,6 +164,7 @@ public static partial class ConfigLoader
             throw new ConfigException("Signing:Canonicalization", o.Signing.Canonicalization, "use relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple");
         Range("Signing:SignatureLifetimeSeconds", o.Signing.SignatureLifetimeSeconds, 0, 365 * 86400);
 
+        Range("Spf:TimeoutMs", o.Spf.TimeoutMs, 100, 120_000);
         Range("Verification:MinimumKeyBits", o.Verification.MinimumKeyBits, 512, 8192);
         Range("Verification:MaxSignatures", o.Verification.MaxSignatures, 1, 50);
 

@@ -11,6 +11,7 @@ public sealed class MilterOptions
     public DnsSection Dns { get; set; } = new();
     public SigningSection Signing { get; set; } = new();
     public VerificationSection Verification { get; set; } = new();
+    public SpfSection Spf { get; set; } = new();
     public DmarcSection Dmarc { get; set; } = new();
     public ReportLogSection ReportLog { get; set; } = new();
     public ServerSection Server { get; set; } = new();
@@ -52,6 +53,20 @@ public sealed class VerificationSection
 {
     public int MinimumKeyBits { get; set; } = 1024;
     public int MaxSignatures { get; set; } = 5;
+}
+
+public sealed class SpfSection
+{
+    /// <summary>Check SPF (RFC 7208) for inbound mail.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>Also add a Received-SPF header (RFC 7208 9.1).</summary>
+    public bool AddReceivedSpfHeader { get; set; }
+    /// <summary>Reject a fail result at RCPT with 550 5.7.23 and the explanation (default: record only).</summary>
+    public bool RejectOnFail { get; set; }
+    /// <summary>Answer 451 4.7.24 on temperror (default: record only; never without this).</summary>
+    public bool TempfailOnTempError { get; set; }
+    /// <summary>Time budget for one check_host(), in milliseconds.</summary>
+    public int TimeoutMs { get; set; } = 20_000;
 }
 
 public sealed class DmarcSection

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Message;
+using Milter.MailAuth.Spf;
 using Milter.Protocol;
 using Milter.Reporting;
 
@@ -39,6 +40,7 @@ internal sealed class AuthFilter : MilterHandlerBase
     private readonly MessageState _state = new();
     private FilterServices _services;
     private OutboundSigning? _signing;
+    private InboundChecks? _inbound;
 
     public AuthFilter(FilterServicesHolder holder)
     {
@@ -46,7 +48,12 @@ internal sealed class AuthFilter : MilterHandlerBase
         _services = holder.Current;
     }
 
-    public override MilterCapabilities Capabilities => Caps;
+    public override MilterCapabilities Capabilities =>
+        _services.Options.Spf is { Enabled: true } spf && (spf.RejectOnFail || spf.TempfailOnTempError)
+            ? CapsWithRcpt : Caps;
+
+    /// <summary>With SPF enforcement on, RCPT needs a reply (550 or 451); otherwise the stage is skipped.</summary>
+    private static readonly MilterCapabilities CapsWithRcpt = Caps with { Stages = Caps.Stages | MilterStages.RcptTo };
 
     private ILogger Logger => _services.Logger;
 
@@ -70,8 +77,50 @@ internal sealed class AuthFilter : MilterHandlerBase
         _state.StartTimestamp = Stopwatch.GetTimestamp();
         _state.MailFrom = sender;
         _state.Authenticated = !string.IsNullOrEmpty(context.GetMacro("{auth_type}")) || !string.IsNullOrEmpty(context.GetMacro("{auth_authen}"));
+        if (!IsOutboundClient())
+        {
+            // Inbound: SPF starts now, so its DNS work overlaps the rest of the transaction.
+            _inbound = new InboundChecks(_services);
+            _inbound.StartSpf(_state.ClientAddress, sender, _state.Helo);
+        }
         return MilterResponse.ContinueTask;
     }
+
+    public override async ValueTask<MilterResponse> OnRcptToAsync(MilterContext context, string recipient, IReadOnlyList<string> esmtpArgs, CancellationToken cancellationToken)
+    {
+        var spfOptions = _services.Options.Spf;
+        if (_inbound is null || !(spfOptions.RejectOnFail || spfOptions.TempfailOnTempError)) return MilterResponse.Continue;
+        var spf = await _inbound.GetSpfAsync(cancellationToken);
+        if (spf is null) return MilterResponse.Continue;
+        if (spf.Code == SpfResultCode.Fail && spfOptions.RejectOnFail)
+        {
+            // RFC 7372: 5.7.23 "SPF validation failed"; the explanation is the domain's own text (RFC 7208 8.4).
+            var text = OneLine(spf.Explanation ?? $"SPF fail for {spf.Domain}");
+            Logger.LogInformation("message from={MailFrom} client={Client}: rejected at RCPT: SPF fail for {Domain}",
+                _state.MailFrom ?? "-", _state.ClientAddress?.ToString() ?? "-", spf.Domain);
+            return MilterResponse.Reply("550", "5.7.23", text);
+        }
+        if (spf.Code == SpfResultCode.TempError && spfOptions.TempfailOnTempError)
+            return MilterResponse.Reply("451", "4.7.24", OneLine($"SPF check of {spf.Domain} failed temporarily; try again later"));
+        return MilterResponse.Continue;
+    }
+
+    private static string OneLine(string text)
+    {
+        var sb = new StringBuilder(Math.Min(text.Length, 300));
+        foreach (var ch in text)
+        {
+            if (sb.Length >= 300) break;
+            sb.Append(ch is < ' ' or > '~' ? ' ' : ch);
+        }
+        return sb.ToString().Replace("%", "%%", StringComparison.Ordinal);
+    }
+
+    /// <summary>Mail from an internal host, or authenticated when SignAuthenticated is on, is outbound:
+    /// it may be signed, and is not checked (PRODUCT.md "Who is signed").</summary>
+    private bool IsOutboundClient()
+        => _services.InternalHosts.Contains(_state.ClientAddress)
+           || (_state.Authenticated && _services.Options.Signing.SignAuthenticated);
 
     public override ValueTask<MilterResponse> OnHeaderAsync(MilterContext context, string name, byte[] rawValue, CancellationToken cancellationToken)
     {
@@ -88,7 +137,8 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     public override ValueTask<MilterResponse> OnEndOfHeadersAsync(MilterContext context, CancellationToken cancellationToken)
     {
-        StartSigningIfOutbound();
+        if (_inbound is not null) _inbound.StartDkim(_state.Headers);
+        else StartSigningIfOutbound();
         return MilterResponse.ContinueTask;
     }
 
@@ -96,10 +146,18 @@ internal sealed class AuthFilter : MilterHandlerBase
     {
         _state.BodyBytes += chunk.Length;
         _signing?.AppendBody(chunk.Span);
+        _inbound?.AppendBody(chunk.Span);
         return MilterResponse.ContinueTask;
     }
 
-    public override ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken)
+    public override async ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken)
+    {
+        if (_inbound is not null)
+            await _inbound.CompleteAsync(cancellationToken);
+        return EndOfMessage(context, modifier);
+    }
+
+    private MilterResponse EndOfMessage(MilterContext context, IMessageModifier modifier)
     {
         var leadingSpace = (context.ProtocolFlags & MilterProtocolFlags.HeaderLeadingSpace) != 0;
         var authservId = _services.Options.AuthservId!;
@@ -125,8 +183,11 @@ internal sealed class AuthFilter : MilterHandlerBase
             foreach (var occurrence in forged)
                 modifier.DeleteHeader(AuthResultsHeader, occurrence);
 
-            // RFC 8601 2.2: "none" when no method was applied.
-            var value = AuthenticationResultsWriter.Format(authservId, []);
+            if (_inbound is not null && _services.Options.Spf.AddReceivedSpfHeader && _inbound.SpfResult is { } spfResult)
+                modifier.InsertHeader(0, "Received-SPF", HeaderBytes.ToMilterValue(ReceivedSpfHeader.Build(spfResult, authservId), leadingSpace));
+
+            // RFC 8601 2.2: "none" when no method was applied (outbound mail).
+            var value = AuthenticationResultsWriter.Format(authservId, _inbound?.AuthResults() ?? []);
             modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
             return Finish(context, MilterResponse.Continue, "continue", signed, forged.Count, null, value);
         }
@@ -152,6 +213,8 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     private void ResetMessage()
     {
+        _inbound?.Dispose();
+        _inbound = null;
         _signing?.Dispose();
         _signing = null;
         _state.ResetMessage();
@@ -183,7 +246,7 @@ internal sealed class AuthFilter : MilterHandlerBase
             _signing.AddHeader(name, value);
     }
 
-    private ValueTask<MilterResponse> Finish(MilterContext context, MilterResponse response, string verdict,
+    private MilterResponse Finish(MilterContext context, MilterResponse response, string verdict,
         IReadOnlyList<SignedEntry> signed, int forgedRemoved, string? error, string? authResults = null)
     {
         var elapsed = _state.StartTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_state.StartTimestamp);
@@ -199,9 +262,9 @@ internal sealed class AuthFilter : MilterHandlerBase
         else
         {
             Logger.LogInformation(
-                "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} signed={Signed} forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
+                "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} signed={Signed} results=\"{Results}\" forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
                 queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, signedText,
-                forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
+                _inbound is null ? "none" : string.Join(' ', _inbound.AuthResults().Select(r => $"{r.Method}={r.Result}")), forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
         }
         _services.VerificationLog?.TryWrite(new VerificationRecord
         {
@@ -213,11 +276,13 @@ internal sealed class AuthFilter : MilterHandlerBase
             MailFrom = _state.MailFrom,
             FromDomain = AuthorDomain.FromHeaders(_state.Headers).Domain,
             Signed = signed,
+            Dkim = _inbound?.DkimEntries() ?? [],
+            Spf = _inbound?.SpfEntry(),
             AuthenticationResults = authResults is null ? null : AuthResultsHeader + ":" + authResults,
             Action = verdict,
             ElapsedMs = elapsed.TotalMilliseconds,
         });
         ResetMessage();
-        return new ValueTask<MilterResponse>(response);
+        return response;
     }
 }

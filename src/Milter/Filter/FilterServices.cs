@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Keys;
+using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Dns;
+using Milter.MailAuth.Spf;
 using Milter.Reporting;
 
 namespace Milter.Filter;
@@ -9,8 +12,24 @@ namespace Milter.Filter;
 /// (SIGHUP) builds a new one and swaps it in <see cref="FilterServicesHolder"/>; a message in flight keeps its snapshot.</summary>
 internal sealed class FilterServices
 {
-    public FilterServices(MilterOptions options, KeyStore keys, ILogger logger, TimeProvider time, VerificationLog? verificationLog = null)
+    public FilterServices(MilterOptions options, KeyStore keys, ILogger logger, TimeProvider time, VerificationLog? verificationLog = null,
+        IDnsResolver? dns = null)
     {
+        Dns = dns ?? DnsClientResolver.CreateCached(new DnsResolverOptions
+        {
+            Servers = options.Dns.Servers ?? [],
+            Timeout = TimeSpan.FromMilliseconds(options.Dns.TimeoutMs),
+        }, time);
+        Verifier = new DkimVerifier(Dns, new DkimVerifierOptions
+        {
+            MinimumKeyBits = options.Verification.MinimumKeyBits,
+            MaxSignatures = options.Verification.MaxSignatures,
+        }, time);
+        Spf = new SpfChecker(Dns, new SpfOptions
+        {
+            ReceiverName = options.AuthservId!,
+            CheckTimeout = TimeSpan.FromMilliseconds(options.Spf.TimeoutMs),
+        }, time);
         Options = options;
         Keys = keys;
         Logger = logger;
@@ -22,6 +41,9 @@ internal sealed class FilterServices
     public MilterOptions Options { get; }
     public KeyStore Keys { get; }
     public NetworkList InternalHosts { get; }
+    public IDnsResolver Dns { get; }
+    public DkimVerifier Verifier { get; }
+    public SpfChecker Spf { get; }
     public ILogger Logger { get; }
     public TimeProvider Time { get; }
     public VerificationLog? VerificationLog { get; }

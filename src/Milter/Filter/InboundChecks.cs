@@ -1,0 +1,121 @@
+using System.Net;
+using System.Text;
+using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Spf;
+using Milter.Reporting;
+
+namespace Milter.Filter;
+
+/// <summary>
+/// The checks of one inbound message: SPF started at MAIL FROM (its DNS work overlaps the rest of the
+/// transaction), DKIM fed as the message streams, both completed at end of message. Turns the results into
+/// Authentication-Results clauses and verification-log entries.
+/// </summary>
+internal sealed class InboundChecks : IDisposable
+{
+    private readonly FilterServices _services;
+    private readonly CancellationTokenSource _cts = new();
+    private DkimVerifierContext? _dkim;
+    private Task<SpfResult>? _spf;
+    private string? _mailFrom;
+    private string? _helo;
+
+    public InboundChecks(FilterServices services) => _services = services;
+
+    public SpfResult? SpfResult { get; private set; }
+    public IReadOnlyList<DkimVerificationResult> DkimResults { get; private set; } = [];
+
+    /// <summary>Starts check_host() for the MAIL FROM identity (postmaster@HELO for the null sender).</summary>
+    public void StartSpf(IPAddress? client, string mailFrom, string? helo)
+    {
+        _mailFrom = mailFrom;
+        _helo = helo;
+        if (!_services.Options.Spf.Enabled || client is null) return;
+        _spf = _services.Spf.CheckMailFromAsync(client, mailFrom, helo ?? "", _cts.Token);
+    }
+
+    /// <summary>The SPF result, waiting for it if it is still running.</summary>
+    public async Task<SpfResult?> GetSpfAsync(CancellationToken cancellationToken)
+    {
+        if (SpfResult is not null || _spf is null) return SpfResult;
+        SpfResult = await _spf.WaitAsync(cancellationToken);
+        return SpfResult;
+    }
+
+    public void StartDkim(IEnumerable<(string Name, byte[] Value)> headers)
+    {
+        _dkim = _services.Verifier.CreateContext();
+        foreach (var (name, value) in headers)
+            _dkim.AddHeader(Encoding.ASCII.GetBytes(name), value);
+    }
+
+    public void AppendBody(ReadOnlySpan<byte> chunk) => _dkim?.AppendBody(chunk);
+
+    public async Task CompleteAsync(CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _cts.Token);
+        var dkim = _dkim is null ? Task.FromResult<IReadOnlyList<DkimVerificationResult>>([]) : _dkim.CompleteAsync(linked.Token);
+        await GetSpfAsync(linked.Token);
+        DkimResults = await dkim;
+    }
+
+    /// <summary>RFC 8601 clauses: spf (smtp.mailfrom or, for the null sender, smtp.helo), then one dkim per signature (or dkim=none).</summary>
+    public List<AuthMethodResult> AuthResults()
+    {
+        var list = new List<AuthMethodResult>();
+        if (SpfResult is { } spf)
+        {
+            var props = new List<AuthResultProperty>();
+            if (!string.IsNullOrEmpty(MailFromAddress(_mailFrom)))
+                props.Add(new AuthResultProperty("smtp", "mailfrom", MailFromAddress(_mailFrom)!));
+            if (!string.IsNullOrEmpty(_helo) && _helo.Length <= 255)
+                props.Add(new AuthResultProperty("smtp", "helo", _helo));
+            var comment = spf.Code == SpfResultCode.Fail || spf.Code == SpfResultCode.PermError || spf.Code == SpfResultCode.TempError
+                ? spf.Reason : null;
+            list.Add(new AuthMethodResult("spf", spf.Keyword, Comment: comment, Properties: props));
+        }
+        if (DkimResults.Count == 0)
+        {
+            list.Add(new AuthMethodResult("dkim", "none"));
+        }
+        foreach (var r in DkimResults)
+        {
+            var props = new List<AuthResultProperty>
+            {
+                new("header", "d", r.Domain),
+                new("header", "i", r.HeaderI),
+                new("header", "s", r.Selector),
+                new("header", "a", r.Algorithm),
+            };
+            if (!string.IsNullOrEmpty(r.HeaderB)) props.Add(AuthResultProperty.HeaderB(r.HeaderB));
+            list.Add(new AuthMethodResult("dkim", r.ResultKeyword, Reason: r.IsPass ? null : r.Reason,
+                Properties: props.Where(p => IsReportable(p.Value)).ToList()));
+        }
+        return list;
+    }
+
+    public IReadOnlyList<DkimRecordEntry> DkimEntries()
+        => DkimResults.Select(r => new DkimRecordEntry(r.ResultKeyword, r.Domain, r.Selector, r.Algorithm, r.HeaderI, r.Reason)).ToList();
+
+    public SpfRecordEntry? SpfEntry()
+        => SpfResult is { } s ? new SpfRecordEntry(s.Keyword, s.Domain, s.Explanation, s.Reason) : null;
+
+    /// <summary>The address inside MAIL FROM's angle brackets ("" for the null sender).</summary>
+    public static string? MailFromAddress(string? mailFrom)
+    {
+        if (mailFrom is null) return null;
+        var t = mailFrom.Trim();
+        if (t.StartsWith('<') && t.EndsWith('>')) t = t[1..^1];
+        return t;
+    }
+
+    private static bool IsReportable(string? value) => !string.IsNullOrEmpty(value) && value.Length <= 255;
+
+    public void Dispose()
+    {
+        _cts.Cancel();
+        _cts.Dispose();
+        _dkim?.Dispose();
+    }
+}
