@@ -60,7 +60,7 @@ public sealed class PostfixInstance : IAsyncDisposable
             PostfixInstance? instance = null;
             try
             {
-                string name = "pf" + Path.GetFileName(dir.Path).Split('-')[^1].ToLowerInvariant();
+                string name = "pf" + Guid.NewGuid().ToString("N")[..10]; // lower-case hex: a valid, unique host label
                 SmtpSink? sink = null;
                 if (options.StartSink)
                 {
@@ -187,6 +187,22 @@ public sealed class PostfixInstance : IAsyncDisposable
         catch (IOException e)
         {
             return $"(maillog unreadable: {e.Message})";
+        }
+    }
+
+    /// <summary>Waits until the maillog contains <paramref name="text"/> (e.g. "status=deferred", "milter-reject")
+    /// and returns the log; throws with the log tail after <paramref name="timeout"/>.</summary>
+    public async Task<string> WaitForLogAsync(string text, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            string log = MaillogTail(int.MaxValue - 1);
+            if (log.Contains(text, StringComparison.Ordinal))
+                return log;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"'{text}' did not appear in the maillog of {Name} within {timeout.TotalSeconds:0.#}s\n--- maillog ---\n{MaillogTail()}");
+            await Task.Delay(50, ct);
         }
     }
 

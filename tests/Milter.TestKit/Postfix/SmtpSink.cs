@@ -55,7 +55,13 @@ public sealed partial class SmtpSink : IAsyncDisposable
     /// postfix); null gives a temp dir owned by the sink. <paramref name="diagnostics"/> adds text (e.g. the
     /// Postfix maillog) to timeout messages.</summary>
     public static async Task<SmtpSink> StartAsync(string? directory = null, bool countOnly = false,
-        Func<string>? diagnostics = null, CancellationToken ct = default)
+        Func<string>? diagnostics = null, CancellationToken ct = default) =>
+        await StartAsync(directory, countOnly, diagnostics, port: null, ct);
+
+    /// <summary>As above, on a given <paramref name="port"/> (e.g. a relayhost port chosen before the sink
+    /// existed); null picks a free one.</summary>
+    public static async Task<SmtpSink> StartAsync(string? directory, bool countOnly, Func<string>? diagnostics, int? port,
+        CancellationToken ct = default)
     {
         ProcessRunner.Require(SmtpSinkPath, "postfix");
         TempDir? owned = null;
@@ -74,21 +80,21 @@ public sealed partial class SmtpSink : IAsyncDisposable
 
         for (int attempt = 1; ; attempt++)
         {
-            int port = FreePort.Next();
+            int listenPort = port ?? FreePort.Next();
             var args = new List<string> { "-u", "postfix", "-c" };
             if (directory is not null)
                 args.AddRange(["-d", Path.Combine(directory, "%Y%m%d%H%M%S.")]);
-            args.AddRange([$"127.0.0.1:{port}", "512"]);
+            args.AddRange([$"127.0.0.1:{listenPort}", "512"]);
             var process = BackgroundProcess.Start(SmtpSinkPath, args);
-            var sink = new SmtpSink(process, port, directory, owned, diagnostics);
+            var sink = new SmtpSink(process, listenPort, directory, owned, diagnostics);
             if (await PortProbe.WaitForTcpAsync(sink.EndPoint, TimeSpan.FromSeconds(10), () => process.HasExited, ct))
                 return sink;
             string output = process.Output;
             await process.DisposeAsync();
-            if (attempt < 3 && output.Contains("in use", StringComparison.OrdinalIgnoreCase))
+            if (port is null && attempt < 3 && output.Contains("in use", StringComparison.OrdinalIgnoreCase))
                 continue;
             owned?.Dispose();
-            throw new InvalidOperationException($"smtp-sink did not listen on 127.0.0.1:{port}:\n{process.Command}\n{output}");
+            throw new InvalidOperationException($"smtp-sink did not listen on 127.0.0.1:{listenPort}:\n{process.Command}\n{output}");
         }
     }
 

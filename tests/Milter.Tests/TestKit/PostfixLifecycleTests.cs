@@ -1,3 +1,4 @@
+using System.Text;
 using Milter.TestKit;
 using Milter.TestKit.Postfix;
 using Milter.TestKit.Smtp;
@@ -37,19 +38,27 @@ public sealed class PostfixLifecycleTests
     }
 
     [Fact]
-    public async Task Sendmail_submissions_are_relayed_and_the_queue_can_be_flushed()
+    public async Task Sendmail_submissions_stay_deferred_until_the_queue_is_flushed()
     {
-        await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions { StartSink = false, RelayPort = FreePort.Next() });
+        int relayPort = FreePort.Next(); // nothing listens here yet
+        var options = new PostfixOptions { StartSink = false, RelayPort = relayPort };
+        // Retries only when asked: without FlushAsync the deferred message would wait an hour.
+        options.MainCf["queue_run_delay"] = "3600s";
+        options.MainCf["minimal_backoff_time"] = "3600s";
+        options.MainCf["maximal_backoff_time"] = "3600s";
+        await using var postfix = await PostfixInstance.StartAsync(options);
         var result = await postfix.SendmailAsync("alice@example.test", ["bob@example.org"], Message("local", "via sendmail\n"));
         result.EnsureSuccess("sendmail");
 
-        // Nothing listens on the relay port: the message is deferred and stays queued.
-        var deadline = DateTime.UtcNow + Wait;
-        while (!postfix.MaillogTail().Contains("status=deferred", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
-            await Task.Delay(50);
-        Assert.Contains("status=deferred", postfix.MaillogTail(), StringComparison.Ordinal);
+        await postfix.WaitForLogAsync("status=deferred", Wait);
         Assert.Equal(1, postfix.QueueCount());
+
+        await using var sink = await SmtpSink.StartAsync(null, false, () => postfix.MaillogTail(), relayPort);
+        Assert.Equal(0, await sink.CountAfterAsync(TimeSpan.FromMilliseconds(500)));
         await postfix.FlushAsync();
+        string relayed = Encoding.ASCII.GetString(SmtpSink.StripSinkHeaders(Assert.Single(await sink.WaitForMessagesAsync(1, Wait))));
+        Assert.EndsWith("\r\n\r\nvia sendmail\r\n", relayed);
+        await postfix.WaitForEmptyQueueAsync(Wait);
     }
 
     [Fact]
