@@ -25,4 +25,16 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 [ -f /etc/postfix/main.cf ] || touch /etc/postfix/main.cf
 
-dotnet test Milter.sln -c Release --logger "console;verbosity=normal" "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test Milter.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for CI: the sums of every test project's summary.
+passed=$(awk '/^ +Passed: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
+failed=$(awk '/^ +Failed: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
+skipped=$(awk '/^ +Skipped: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
