@@ -50,20 +50,19 @@ public static class BenchCommand
 
         if (!IPAddress.TryParse(clientIpText, out var clientIp) || clientIp.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             throw new UsageException($"bench: --client-ip '{clientIpText}' is not an IP address");
-        DkimKeyArguments? names = null;
-        if (domainText is not null || selectorText is not null)
-        {
-            if (selectorText is null && mode == BenchMode.Sign) selectorText = "bench";
-            names = DkimKeyArguments.Read(cl);
-        }
-        if (emlDir is null && names is null)
-            throw new UsageException("bench: --domain is required (the From domain of the generated messages)");
-        if (mode == BenchMode.Verify && keyPath is null && emlDir is null)
-            throw new UsageException("bench: --mode verify needs --key FILE --selector S --domain D to pre-sign the messages");
         if (keyPath is not null && mode == BenchMode.Sign)
             throw new UsageException("bench: --key is for --mode verify (sign mode leaves signing to the filter)");
-        if (keyPath is not null && cl.Get("selector") is null)
-            throw new UsageException("bench: --selector is required with --key");
+        if (mode == BenchMode.Verify && keyPath is null && emlDir is null)
+            throw new UsageException("bench: --mode verify needs --key FILE --selector S --domain D to pre-sign the messages");
+        // --key needs --domain and --selector (checked like `milter sign` does); otherwise --domain is the From domain.
+        DkimKeyArguments? names = keyPath is not null ? DkimKeyArguments.Read(cl) : null;
+        var domain = names?.Domain ?? domainText?.Trim().TrimEnd('.').ToLowerInvariant();
+        if (emlDir is null && domain is null)
+            throw new UsageException("bench: --domain is required (the From domain of the generated messages)");
+        if (domain is not null && (domain.Length == 0 || domain.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_'))))
+            throw new UsageException($"bench: --domain '{domainText}' is not a domain name");
+        if (selectorText is not null && keyPath is null)
+            throw new UsageException("bench: --selector is for --key (verify mode)");
 
         var options = new BenchOptions
         {
@@ -79,9 +78,9 @@ public static class BenchCommand
             Timeout = TimeSpan.FromMilliseconds(timeoutMs),
             Json = json,
         };
-        var fallbackDomain = names?.Domain ?? "bench.example";
+        var fallbackDomain = domain ?? "bench.example";
         var raw = emlDir is not null ? BenchMessages.ReadEmlDirectory(emlDir)
-            : BenchMessages.Generate(names!.Domain, size, Math.Min(messages, BenchMessages.PoolSize));
+            : BenchMessages.Generate(domain!, size, Math.Min(messages, BenchMessages.PoolSize));
         if (keyPath is not null) raw = PreSign(raw, keyPath, names!);
         var prepared = raw.Select(m => BenchMessages.ToBenchMessage(m, fallbackDomain)).ToList();
 
