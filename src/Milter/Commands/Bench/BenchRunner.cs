@@ -32,7 +32,7 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
     public async Task<Outcome> RunAsync(CancellationToken ct)
     {
         var workers = new Worker[_options.Concurrency];
-        for (var i = 0; i < workers.Length; i++) workers[i] = new Worker(this, i);
+        for (var i = 0; i < workers.Length; i++) workers[i] = new Worker(this);
         try
         {
             await Task.WhenAll(workers.Select(w => w.EnsureOpenAsync(ct)));
@@ -92,7 +92,7 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
 
     private string NextQueueId() => Interlocked.Increment(ref _queueId).ToString("X10", System.Globalization.CultureInfo.InvariantCulture);
 
-    private sealed class Worker(BenchRunner runner, int id)
+    private sealed class Worker(BenchRunner runner)
     {
         private MilterClient? _client;
         private int _sent;
@@ -108,7 +108,7 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
             int index;
             while ((index = runner.Take(limit)) >= 0)
             {
-                var message = runner._messages[(index + id) % runner._messages.Count];
+                var message = runner._messages[index % runner._messages.Count];
                 try
                 {
                     if (_client is null) await EnsureOpenAsync(ct);
