@@ -25,6 +25,9 @@ public static class Program
                 "keygen" => KeygenCommand.Execute(rest),
                 "testkey" => await TestkeyCommand.ExecuteAsync(rest),
                 "sign" => await SignCommand.ExecuteAsync(rest),
+                "bench" => await BenchCommand.ExecuteAsync(rest),
+                "verify" => await VerifyCommand.ExecuteAsync(rest),
+                "spf" => await SpfCommand.ExecuteAsync(rest),
                 _ => throw new UsageException($"unknown command '{command}' (try: milter help)"),
             };
         }
@@ -52,6 +55,13 @@ public static class Program
                                                    check that the key in DNS at S._domainkey.D matches FILE
           sign --domain D --selector S --key FILE [--algorithm A] [--canonicalization relaxed/relaxed]
                [--headers H1:H2:...]               sign the message on stdin, write it to stdout
+          verify [--json] [--authserv-id ID] [--config FILE]
+                                                   verify the DKIM signatures of the message on stdin
+          spf --ip IP --helo NAME --mail-from ADDR [--json] [--config FILE]
+                                                   SPF check_host() for MAIL FROM (and HELO)
+          bench --connect SPEC --messages N --concurrency C --size BYTES --mode sign|verify [--json]
+                [--domain D] [--key FILE --selector S] [--client-ip IP] [--eml-dir DIR] [--warmup N]
+                [--per-connection N] [--timeout-ms N]    milter load client (Postfix's side)
 
         global options: --dns HOST[:PORT][,HOST[:PORT]...]
         socket specs: inet:PORT@HOST, inet:PORT, inet6:PORT@HOST, unix:/path (local:/path)

@@ -82,7 +82,7 @@ public static class SignCommand
     }
 
     /// <summary>All of stdin, or null when it is larger than <see cref="MaxMessageBytes"/>.</summary>
-    private static async Task<byte[]?> ReadStdinAsync()
+    internal static async Task<byte[]?> ReadStdinAsync()
     {
         await using var stdin = Console.OpenStandardInput();
         using var buffer = new MemoryStream();

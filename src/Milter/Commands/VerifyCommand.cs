@@ -1,0 +1,111 @@
+using System.Text;
+using System.Text.Json;
+using Milter.Configuration;
+using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dkim;
+
+namespace Milter.Commands;
+
+/// <summary>`milter verify [--json] [--authserv-id ID]`: verifies every DKIM-Signature of the message on stdin
+/// (bare LF becomes CRLF), prints one line per signature and the Authentication-Results header they imply.
+/// Exit 0 when a signature passes, 3 when none does and a key lookup failed temporarily, 1 otherwise.</summary>
+public static class VerifyCommand
+{
+    public static async Task<int> ExecuteAsync(string[] args)
+    {
+        var cl = new CommandLine("verify", args, new HashSet<string> { "json" });
+        var json = cl.Flag("json");
+        var dns = cl.Get("dns");
+        var config = cl.Get("config");
+        var authservOption = cl.Get("authserv-id");
+        var timeoutMs = cl.GetInt("timeout-ms", 30_000, 100, 600_000);
+        cl.EnsureAllUsed();
+
+        var options = ConfigLoader.Load(config, listen: null, dnsServers: dns);
+        var authservId = authservOption ?? options.AuthservId!;
+        try
+        {
+            AuthenticationResultsWriter.ValidateAuthservId(authservId);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("verify: --authserv-id: " + e.Message);
+        }
+        var verifier = new DkimVerifier(CliDns.CreateResolver(dns, config), new DkimVerifierOptions
+        {
+            MinimumKeyBits = options.Verification.MinimumKeyBits,
+            MaxSignatures = options.Verification.MaxSignatures,
+        });
+
+        var raw = await SignCommand.ReadStdinAsync();
+        if (raw is null)
+        {
+            Console.Error.WriteLine($"milter: verify: the message is larger than {SignCommand.MaxMessageBytes} bytes");
+            return Program.ExitCheckFailed;
+        }
+        var message = RawMessageParser.NormalizeLineEndings(raw);
+        IReadOnlyList<DkimVerificationResult> results;
+        using (var cts = new CancellationTokenSource(timeoutMs))
+        {
+            try
+            {
+                results = await verifier.VerifyMessageAsync(message, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Out.WriteLine($"temperror: verification did not finish within {timeoutMs} ms");
+                return Program.ExitTemporary;
+            }
+        }
+
+        var clauses = DkimAuthResults.ToClauses(results);
+        var header = AuthenticationResultsWriter.HeaderName + ":" + AuthenticationResultsWriter.Format(authservId, clauses,
+            json ? AuthenticationResultsWriter.MaxFoldWidth : 78);
+        Console.Out.Write(json ? ToJson(results, header) + "\n" : ToText(results, header));
+        if (results.Any(r => r.IsPass)) return Program.ExitOk;
+        return results.Any(r => r.Result == DkimResult.TempError) ? Program.ExitTemporary : Program.ExitCheckFailed;
+    }
+
+    private static string ToText(IReadOnlyList<DkimVerificationResult> results, string header)
+    {
+        var sb = new StringBuilder();
+        if (results.Count == 0) sb.Append("dkim=none (the message has no DKIM-Signature)\n");
+        foreach (var r in results)
+        {
+            sb.Append("dkim=").Append(r.ResultKeyword)
+              .Append(" d=").Append(Or(r.Domain)).Append(" s=").Append(Or(r.Selector)).Append(" a=").Append(Or(r.Algorithm));
+            if (r.Reason is not null) sb.Append(" reason=\"").Append(r.Reason).Append('"');
+            sb.Append('\n');
+        }
+        sb.Append(header.Replace("\r\n", "\n", StringComparison.Ordinal)).Append('\n');
+        return sb.ToString();
+    }
+
+    private static string Or(string value) => value.Length == 0 ? "-" : value;
+
+    /// <summary>The PRODUCT.md object: "dkim" (one entry per signature) and "authenticationResults".</summary>
+    private static string ToJson(IReadOnlyList<DkimVerificationResult> results, string header)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("dkim");
+            foreach (var r in results)
+            {
+                w.WriteStartObject();
+                w.WriteString("result", r.ResultKeyword);
+                w.WriteString("domain", r.Domain);
+                w.WriteString("selector", r.Selector);
+                w.WriteString("algorithm", r.Algorithm);
+                w.WriteString("headerI", r.HeaderI);
+                w.WriteString("reason", r.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteString("authenticationResults", header);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

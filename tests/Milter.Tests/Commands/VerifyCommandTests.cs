@@ -1,0 +1,123 @@
+using System.Text.Json;
+using Milter.TestKit.Dns;
+using Milter.Tests.Fixtures;
+
+namespace Milter.Tests.Commands;
+
+/// <summary>`milter verify` through the real executable; key records served by Knot on loopback.</summary>
+[Collection(AuthCliCollection.Name)]
+public sealed class VerifyCommandTests(AuthCliFixture lab)
+{
+    private const string Message =
+        "From: Alice <alice@auth.test>\n" +
+        "To: Bob <bob@example.org>\n" +
+        "Subject: checking signatures\n" +
+        "Date: Tue, 25 Nov 2025 10:00:00 +0000\n" +
+        "Message-ID: <verify-1@auth.test>\n" +
+        "\n" +
+        "Hello Bob,\n" +
+        "this message is signed.\n";
+
+    private Task<(int ExitCode, string StdOut, string StdErr)> VerifyAsync(string stdin, params string[] extra) =>
+        MilterDaemon.RunCliAsync(["verify", "--authserv-id", "mx.verify.test", .. lab.DnsArgs, .. extra], stdin);
+
+    private static string Lf(string crlf) => crlf.Replace("\r\n", "\n", StringComparison.Ordinal);
+
+    private static string[] Lines(string stdout) => stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    [Theory]
+    [InlineData("rsa", "rsa-sha256")]
+    [InlineData("ed", "ed25519-sha256")]
+    public async Task A_good_signature_passes_from_bare_LF_input(string selector, string algorithm)
+    {
+        var (code, stdout, stderr) = await VerifyAsync(Lf(lab.Sign(Message, selector)));
+        Assert.True(code == 0, stdout + stderr);
+        var lines = Lines(stdout);
+        Assert.Equal($"dkim=pass d=auth.test s={selector} a={algorithm}", lines[0]);
+        Assert.StartsWith($"Authentication-Results: mx.verify.test; dkim=pass header.d=auth.test header.i=@auth.test header.s={selector}",
+            string.Join(' ', lines[1..]).Replace("\t", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains($"header.a={algorithm}", stdout, StringComparison.Ordinal);
+        Assert.Contains("header.b=", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tampered_body_fails_with_exit_1()
+    {
+        var signed = lab.Sign(Message, "rsa").Replace("this message is signed.", "this message was changed.", StringComparison.Ordinal);
+        var (code, stdout, _) = await VerifyAsync(signed);
+        Assert.Equal(1, code);
+        Assert.StartsWith("dkim=fail d=auth.test s=rsa a=rsa-sha256 reason=\"", Lines(stdout)[0], StringComparison.Ordinal);
+        // The reason makes the header long: it is folded before the clause.
+        Assert.Contains("Authentication-Results: mx.verify.test; dkim=fail", stdout.Replace("\n\t", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unsigned_message_is_none_with_exit_1()
+    {
+        var (code, stdout, _) = await VerifyAsync(Message);
+        Assert.Equal(1, code);
+        Assert.Equal(["dkim=none (the message has no DKIM-Signature)", "Authentication-Results: mx.verify.test; dkim=none"], Lines(stdout));
+    }
+
+    [Fact]
+    public async Task One_pass_among_failures_is_exit_0_and_every_signature_is_listed()
+    {
+        // The Ed25519 signature is made first and then broken; the RSA one covers the broken header as it is.
+        var edSigned = lab.Sign(Message, "ed");
+        var broken = edSigned.Replace("b=", "b=AAAA", StringComparison.Ordinal);
+        var both = lab.Sign(broken, "rsa");
+        var (code, stdout, stderr) = await VerifyAsync(both);
+        Assert.True(code == 0, stdout + stderr);
+        var lines = Lines(stdout);
+        Assert.Equal("dkim=pass d=auth.test s=rsa a=rsa-sha256", lines[0]);
+        Assert.StartsWith("dkim=fail d=auth.test s=ed a=ed25519-sha256", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dns_server_that_never_answers_is_temperror_with_exit_3()
+    {
+        await using var blackhole = await BlackholeDnsServer.StartAsync();
+        var (code, stdout, _) = await MilterDaemon.RunCliAsync(
+            ["verify", "--authserv-id", "mx.verify.test", "--dns", $"127.0.0.1:{blackhole.Port}"], lab.Sign(Message, "rsa"));
+        Assert.Equal(3, code);
+        Assert.StartsWith("dkim=temperror d=auth.test s=rsa a=rsa-sha256 reason=", Lines(stdout)[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_is_one_object_with_dkim_entries_and_the_header()
+    {
+        var (code, stdout, stderr) = await VerifyAsync(lab.Sign(Message, "rsa"), "--json");
+        Assert.True(code == 0, stdout + stderr);
+        var line = Assert.Single(Lines(stdout));
+        var root = JsonDocument.Parse(line).RootElement;
+        Assert.Equal(["dkim", "authenticationResults"], root.EnumerateObject().Select(p => p.Name));
+        var entry = Assert.Single(root.GetProperty("dkim").EnumerateArray());
+        Assert.Equal(["result", "domain", "selector", "algorithm", "headerI", "reason"], entry.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("pass", entry.GetProperty("result").GetString());
+        Assert.Equal("auth.test", entry.GetProperty("domain").GetString());
+        Assert.Equal("rsa", entry.GetProperty("selector").GetString());
+        Assert.Equal("rsa-sha256", entry.GetProperty("algorithm").GetString());
+        Assert.Equal("@auth.test", entry.GetProperty("headerI").GetString());
+        Assert.Equal(JsonValueKind.Null, entry.GetProperty("reason").ValueKind);
+        var header = root.GetProperty("authenticationResults").GetString()!;
+        Assert.StartsWith("Authentication-Results: mx.verify.test; dkim=pass header.d=auth.test header.i=@auth.test header.s=rsa header.a=rsa-sha256 header.b=", header, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n", header, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_for_an_unsigned_message_has_an_empty_dkim_array()
+    {
+        var (code, stdout, _) = await VerifyAsync(Message, "--json");
+        Assert.Equal(1, code);
+        Assert.Equal("{\"dkim\":[],\"authenticationResults\":\"Authentication-Results: mx.verify.test; dkim=none\"}", stdout.Trim());
+    }
+
+    [Fact]
+    public async Task A_bad_authserv_id_is_exit_2()
+    {
+        var (code, stdout, stderr) = await MilterDaemon.RunCliAsync(["verify", "--authserv-id", "bad id;", .. lab.DnsArgs], Message);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("milter: verify: --authserv-id: authserv-id 'bad id;' is not valid", stderr, StringComparison.Ordinal);
+    }
+}
