@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text;
+
+namespace Milter.MailAuth.Dmarc;
+
+/// <summary>Domain-name helpers for DMARC: normal form (A-labels, lower case, no outer dots) and label arithmetic.</summary>
+public static class DmarcDomain
+{
+    public const int MaxNameLength = 253;
+    public const int MaxLabelLength = 63;
+
+    private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = false };
+
+    /// <summary>
+    /// The comparable form of a domain (RFC 9989 3.2.10 / RFC 4343): U-labels converted to A-labels, lower case,
+    /// leading and trailing dots removed. Null when the name is empty, has an empty or over-long label, is longer
+    /// than 253 characters or holds characters no host name may hold.
+    /// </summary>
+    public static string? Normalize(string? domain)
+    {
+        if (domain is null)
+            return null;
+        var span = domain.AsSpan().Trim().Trim('.');
+        if (span.IsEmpty)
+            return null;
+        string name;
+        if (Ascii.IsValid(span))
+        {
+            name = span.ToString().ToLowerInvariant();
+        }
+        else
+        {
+            try
+            {
+                name = Idn.GetAscii(span.ToString()).ToLowerInvariant();
+            }
+            catch (ArgumentException)
+            {
+                return null;
+            }
+        }
+        return IsValidName(name) ? name : null;
+    }
+
+    private static bool IsValidName(string name)
+    {
+        if (name.Length > MaxNameLength)
+            return false;
+        var span = name.AsSpan();
+        foreach (var range in span.Split('.'))
+        {
+            var label = span[range];
+            if (label.Length is 0 or > MaxLabelLength)
+                return false;
+            foreach (var c in label)
+            {
+                if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_')
+                    return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Number of labels of a normalized name.</summary>
+    public static int CountLabels(string name) => name.Length == 0 ? 0 : name.AsSpan().Count('.') + 1;
+
+    /// <summary>The right-most <paramref name="labels"/> labels of a normalized name.</summary>
+    public static string LastLabels(string name, int labels)
+    {
+        int index = name.Length;
+        for (int i = 0; i < labels; i++)
+        {
+            index = name.LastIndexOf('.', index - 1);
+            if (index < 0)
+                return name;
+        }
+        return name[(index + 1)..];
+    }
+
+    /// <summary>Whether <paramref name="name"/> equals <paramref name="ancestor"/> or lies below it (both normalized).</summary>
+    public static bool IsAtOrBelow(string name, string ancestor) =>
+        name.Length == ancestor.Length
+            ? string.Equals(name, ancestor, StringComparison.Ordinal)
+            : name.Length > ancestor.Length && name[^(ancestor.Length + 1)] == '.' && name.EndsWith(ancestor, StringComparison.Ordinal);
+}
