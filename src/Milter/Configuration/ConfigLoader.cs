@@ -165,6 +165,10 @@ public static partial class ConfigLoader
         Range("Signing:SignatureLifetimeSeconds", o.Signing.SignatureLifetimeSeconds, 0, 365 * 86400);
 
         Range("Spf:TimeoutMs", o.Spf.TimeoutMs, 100, 120_000);
+        if (o.Dmarc.Mode is not ("rfc9989" or "rfc7489"))
+            throw new ConfigException("Dmarc:Mode", o.Dmarc.Mode, "use rfc9989 (DNS tree walk) or rfc7489 (Public Suffix List)");
+        if (!string.IsNullOrEmpty(o.Dmarc.PublicSuffixListPath) && !File.Exists(o.Dmarc.PublicSuffixListPath))
+            throw new ConfigException("Dmarc:PublicSuffixListPath", o.Dmarc.PublicSuffixListPath, "file does not exist");
         Range("Verification:MinimumKeyBits", o.Verification.MinimumKeyBits, 512, 8192);
         Range("Verification:MaxSignatures", o.Verification.MaxSignatures, 1, 50);
 

@@ -71,7 +71,18 @@ public sealed class SpfSection
 
 public sealed class DmarcSection
 {
+    /// <summary>Evaluate DMARC for inbound mail.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>rfc9989 (DNS tree walk, default) or rfc7489 (organizational domain from the Public Suffix List).</summary>
+    public string Mode { get; set; } = "rfc9989";
+    /// <summary>RFC 7489 mode: a public_suffix_list.dat replacing the copy shipped with Milter.</summary>
+    public string? PublicSuffixListPath { get; set; }
+    /// <summary>Reject (550 5.7.1) a failing message whose disposition is reject. Off by default: record only.</summary>
     public bool RejectOnFailure { get; set; }
+    /// <summary>Quarantine (Postfix hold queue) a failing message whose disposition is quarantine.</summary>
+    public bool QuarantineOnFailure { get; set; }
+    /// <summary>Reject a message without exactly one From address (no DMARC evaluation is possible).</summary>
+    public bool RejectInvalidFrom { get; set; }
 }
 
 public sealed class ReportLogSection

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Message;
 using Milter.MailAuth.Spf;
 using Milter.Protocol;
@@ -26,7 +27,7 @@ internal sealed class AuthFilter : MilterHandlerBase
         Stages = MilterStages.Connect | MilterStages.Helo | MilterStages.MailFrom | MilterStages.Headers
                  | MilterStages.EndOfHeaders | MilterStages.Body,
         NoReplyStages = MilterStages.Connect | MilterStages.Helo | MilterStages.Headers | MilterStages.EndOfHeaders | MilterStages.Body,
-        Actions = MilterActions.AddHeaders | MilterActions.ChangeHeaders,
+        Actions = MilterActions.AddHeaders | MilterActions.ChangeHeaders | MilterActions.Quarantine,
         HeaderLeadingSpace = true,
         Macros = new Dictionary<MacroStage, IReadOnlyList<string>>
         {
@@ -41,6 +42,7 @@ internal sealed class AuthFilter : MilterHandlerBase
     private FilterServices _services;
     private OutboundSigning? _signing;
     private InboundChecks? _inbound;
+    private string _verdict = "continue";
 
     public AuthFilter(FilterServicesHolder holder)
     {
@@ -183,13 +185,16 @@ internal sealed class AuthFilter : MilterHandlerBase
             foreach (var occurrence in forged)
                 modifier.DeleteHeader(AuthResultsHeader, occurrence);
 
+            if (_inbound is not null && DmarcEnforcement(context, modifier) is { } enforced)
+                return enforced;
+
             if (_inbound is not null && _services.Options.Spf.AddReceivedSpfHeader && _inbound.SpfResult is { } spfResult)
                 modifier.InsertHeader(0, "Received-SPF", HeaderBytes.ToMilterValue(ReceivedSpfHeader.Build(spfResult, authservId), leadingSpace));
 
             // RFC 8601 2.2: "none" when no method was applied (outbound mail).
             var value = AuthenticationResultsWriter.Format(authservId, _inbound?.AuthResults() ?? []);
             modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
-            return Finish(context, MilterResponse.Continue, "continue", signed, forged.Count, null, value);
+            return Finish(context, MilterResponse.Continue, _verdict, signed, forged.Count, null, value);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -197,6 +202,32 @@ internal sealed class AuthFilter : MilterHandlerBase
             Logger.LogError(e, "message queue={QueueId}: internal error, answering tempfail", context.GetMacro("i") ?? "-");
             return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "internal error: " + e.Message);
         }
+    }
+
+    /// <summary>
+    /// DMARC enforcement, off unless configured: reject (550 5.7.1) a failing message whose disposition is reject,
+    /// quarantine one whose disposition is quarantine. Never on temperror (RFC 9989 5.3: mail is not rejected
+    /// on a transient failure) and never for outbound mail (not evaluated). Returns null to continue.
+    /// </summary>
+    private MilterResponse? DmarcEnforcement(MilterContext context, IMessageModifier modifier)
+    {
+        var o = _services.Options.Dmarc;
+        var author = _inbound!.Author;
+        if (o.RejectInvalidFrom && author is { Status: not AuthorStatus.Ok })
+            return Finish(context, MilterResponse.Reply("550", "5.7.1", OneLine($"Message rejected: {author.Problem}; exactly one From address is required")),
+                "reject", [], 0, null);
+        if (_inbound.DmarcResult is not { Result: DmarcResultCode.Fail } dmarc) return null;
+        if (dmarc.Disposition == DmarcDisposition.Reject && o.RejectOnFailure)
+            return Finish(context, MilterResponse.Reply("550", "5.7.1",
+                OneLine($"Message rejected by the DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain} (From domain {dmarc.AuthorDomain} is not authenticated)")),
+                "reject", [], 0, null);
+        if (dmarc.Disposition == DmarcDisposition.Quarantine && o.QuarantineOnFailure
+            && (context.Actions & MilterActions.Quarantine) != 0)
+        {
+            modifier.Quarantine($"DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain}: quarantine");
+            _verdict = "quarantine";
+        }
+        return null;
     }
 
     public override ValueTask OnAbortAsync(MilterContext context, CancellationToken cancellationToken)
@@ -215,6 +246,7 @@ internal sealed class AuthFilter : MilterHandlerBase
     {
         _inbound?.Dispose();
         _inbound = null;
+        _verdict = "continue";
         _signing?.Dispose();
         _signing = null;
         _state.ResetMessage();
@@ -278,6 +310,7 @@ internal sealed class AuthFilter : MilterHandlerBase
             Signed = signed,
             Dkim = _inbound?.DkimEntries() ?? [],
             Spf = _inbound?.SpfEntry(),
+            Dmarc = _inbound?.DmarcEntry(),
             AuthenticationResults = authResults is null ? null : AuthResultsHeader + ":" + authResults,
             Action = verdict,
             ElapsedMs = elapsed.TotalMilliseconds,

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Keys;
 using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
 using Milter.MailAuth.Spf;
 using Milter.Reporting;
@@ -25,6 +26,11 @@ internal sealed class FilterServices
             MinimumKeyBits = options.Verification.MinimumKeyBits,
             MaxSignatures = options.Verification.MaxSignatures,
         }, time);
+        Dmarc = new DmarcEvaluator(Dns, new DmarcOptions
+        {
+            Mode = options.Dmarc.Mode == "rfc7489" ? DmarcMode.Rfc7489 : DmarcMode.Rfc9989,
+            PublicSuffixListPath = string.IsNullOrEmpty(options.Dmarc.PublicSuffixListPath) ? null : options.Dmarc.PublicSuffixListPath,
+        });
         Spf = new SpfChecker(Dns, new SpfOptions
         {
             ReceiverName = options.AuthservId!,
@@ -44,6 +50,7 @@ internal sealed class FilterServices
     public IDnsResolver Dns { get; }
     public DkimVerifier Verifier { get; }
     public SpfChecker Spf { get; }
+    public DmarcEvaluator Dmarc { get; }
     public ILogger Logger { get; }
     public TimeProvider Time { get; }
     public VerificationLog? VerificationLog { get; }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Text;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Dmarc;
+using Milter.MailAuth.Message;
 using Milter.MailAuth.Spf;
 using Milter.Reporting;
 
@@ -24,6 +26,9 @@ internal sealed class InboundChecks : IDisposable
     public InboundChecks(FilterServices services) => _services = services;
 
     public SpfResult? SpfResult { get; private set; }
+    public DmarcResult? DmarcResult { get; private set; }
+    /// <summary>The RFC5322.From author, known from end of headers.</summary>
+    public AuthorDomain? Author { get; private set; }
     public IReadOnlyList<DkimVerificationResult> DkimResults { get; private set; } = [];
 
     /// <summary>Starts check_host() for the MAIL FROM identity (postmaster@HELO for the null sender).</summary>
@@ -43,8 +48,9 @@ internal sealed class InboundChecks : IDisposable
         return SpfResult;
     }
 
-    public void StartDkim(IEnumerable<(string Name, byte[] Value)> headers)
+    public void StartDkim(IReadOnlyList<(string Name, byte[] Value)> headers)
     {
+        Author = AuthorDomain.FromHeaders(headers);
         _dkim = _services.Verifier.CreateContext();
         foreach (var (name, value) in headers)
             _dkim.AddHeader(Encoding.ASCII.GetBytes(name), value);
@@ -58,6 +64,13 @@ internal sealed class InboundChecks : IDisposable
         var dkim = _dkim is null ? Task.FromResult<IReadOnlyList<DkimVerificationResult>>([]) : _dkim.CompleteAsync(linked.Token);
         await GetSpfAsync(linked.Token);
         DkimResults = await dkim;
+        if (_services.Options.Dmarc.Enabled && Author is { Status: AuthorStatus.Ok, Domain: { } domain })
+        {
+            var dkimInputs = DkimResults.Select(DmarcDkimInput.From).ToList();
+            // RFC 9989 4.4: SPF aligns through the MAIL FROM domain (or HELO for the null sender) it checked.
+            var spfInput = SpfResult is { } spf && !string.IsNullOrEmpty(spf.Domain) ? new DmarcSpfInput(spf.Domain, spf.Code) : null;
+            DmarcResult = await _services.Dmarc.EvaluateAsync(domain, dkimInputs, spfInput, linked.Token);
+        }
     }
 
     /// <summary>RFC 8601 clauses: spf (smtp.mailfrom or, for the null sender, smtp.helo), then one dkim per signature (or dkim=none).</summary>
@@ -92,8 +105,21 @@ internal sealed class InboundChecks : IDisposable
             list.Add(new AuthMethodResult("dkim", r.ResultKeyword, Reason: r.IsPass ? null : r.Reason,
                 Properties: props.Where(p => IsReportable(p.Value)).ToList()));
         }
+        if (DmarcResult is { } dmarc)
+        {
+            list.Add(dmarc.ToAuthMethodResult());
+        }
+        else if (_services.Options.Dmarc.Enabled && Author is { Status: not AuthorStatus.Ok } bad)
+        {
+            // No single author domain: DMARC cannot be evaluated (RFC 9989 4.6 leaves the handling to the receiver).
+            list.Add(new AuthMethodResult("dmarc", "permerror", Reason: bad.Problem));
+        }
         return list;
     }
+
+    public DmarcRecordEntry? DmarcEntry()
+        => DmarcResult is { } d ? new DmarcRecordEntry(d.ResultKeyword, d.AuthorDomain, d.Policy?.ToKeyword(), d.Disposition.ToKeyword())
+            : Author is { Status: not AuthorStatus.Ok } && _services.Options.Dmarc.Enabled ? new DmarcRecordEntry("permerror", null, null, null) : null;
 
     public IReadOnlyList<DkimRecordEntry> DkimEntries()
         => DkimResults.Select(r => new DkimRecordEntry(r.ResultKeyword, r.Domain, r.Selector, r.Algorithm, r.HeaderI, r.Reason)).ToList();

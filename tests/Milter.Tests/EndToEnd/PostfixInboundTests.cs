@@ -35,7 +35,7 @@ public sealed class PostfixInboundTests
         }
     }
 
-    private static async Task<Lab> StartAsync(object? spfOptions = null)
+    private static async Task<Lab> StartAsync(object? spfOptions = null, object? dmarcOptions = null)
     {
         var dir = new TempDir("inbound-lab");
         using var rsa = DkimPrivateKey.Generate(DkimKeyType.Rsa, 2048);
@@ -46,8 +46,12 @@ public sealed class PostfixInboundTests
             .Txt("fail", "v=spf1 -all exp=why.sender.test")
             .Txt("why", "%{i} is not one of %{d}'s senders")
             .Txt("rsa._domainkey", rsa.PublicKeyRecord)
-            .Txt("ed._domainkey", ed.PublicKeyRecord);
-        var dns = await KnotDnsServer.StartAsync(sender);
+            .Txt("ed._domainkey", ed.PublicKeyRecord)
+            .Txt("_dmarc", "v=DMARC1; p=reject; sp=quarantine; rua=mailto:dmarc@sender.test")
+            .Txt("_dmarc.none", "v=DMARC1; p=none");
+        // The TLD zone too, so the DMARC tree walk's query for _dmarc.test gets NXDOMAIN as from a real resolver
+        // (an authoritative-only server would answer REFUSED for a name outside its zones: a temporary error).
+        var dns = await KnotDnsServer.StartAsync(sender, new DnsZone("test"));
         var config = dir.File("milter.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
@@ -55,6 +59,7 @@ public sealed class PostfixInboundTests
             Dns = new { Servers = new[] { $"127.0.0.1:{dns.Port}" }, TimeoutMs = 1000 },
             Signing = new { InternalHosts = new[] { "127.0.0.1" } },
             Spf = spfOptions ?? new { Enabled = true },
+            Dmarc = dmarcOptions ?? new { Enabled = true },
             ReportLog = new { Path = dir.File("verification.jsonl") },
         }));
         var port = FreePort.Next();
@@ -107,6 +112,7 @@ public sealed class PostfixInboundTests
         Assert.Contains("spf=pass smtp.mailfrom=bounce@sender.test smtp.helo=mail.sender.test", ar, StringComparison.Ordinal);
         Assert.Contains("dkim=pass header.d=sender.test header.i=@sender.test header.s=rsa header.a=rsa-sha256", ar, StringComparison.Ordinal);
         Assert.Contains("header.s=ed header.a=ed25519-sha256", ar, StringComparison.Ordinal);
+        Assert.Contains("dmarc=pass (p=reject dis=none) header.from=sender.test policy.dmarc=reject", ar, StringComparison.Ordinal);
         Assert.DoesNotContain("paypal", headers, StringComparison.Ordinal);
         Assert.True(headers.StartsWith("Authentication-Results:", StringComparison.Ordinal)
                     || headers.Split("\r\n")[1].StartsWith("Authentication-Results:", StringComparison.Ordinal), headers);
@@ -135,6 +141,10 @@ public sealed class PostfixInboundTests
         Assert.Contains("spf=fail", Ar("spf fail"), StringComparison.Ordinal);
         Assert.Contains("dkim=none", Ar("spf fail"), StringComparison.Ordinal);
         Assert.Contains("spf=softfail", Ar("spf soft"), StringComparison.Ordinal);
+        // fail.sender.test has no record of its own: the walk finds sender.test's, whose sp= applies.
+        var failAr = Ar("spf fail");
+        Assert.True(failAr.Contains("dmarc=fail (sp=quarantine dis=quarantine) header.from=fail.sender.test policy.dmarc=quarantine", StringComparison.Ordinal), failAr);
+        Assert.Contains("dmarc=fail (p=reject dis=reject) header.from=sender.test policy.dmarc=reject", Ar("wrong ip"), StringComparison.Ordinal);
         Assert.Contains("spf=fail", Ar("wrong ip"), StringComparison.Ordinal);
     }
 
@@ -153,6 +163,29 @@ public sealed class PostfixInboundTests
         Assert.True(ok.Accepted, ok.Transcript);
         var headers = Headers(Assert.Single(await lab.Postfix.Sink!.WaitForMessagesAsync(1, Wait)));
         Assert.Contains("Received-SPF: pass", headers, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_RejectOnFailure_a_p_reject_domain_failing_dkim_and_spf_gets_550_while_aligned_mail_passes()
+    {
+        await using var lab = await StartAsync(dmarcOptions: new { Enabled = true, RejectOnFailure = true });
+        var refused = await lab.Postfix.SendAsync("a@sender.test", ["rcpt@example.org"], Message("Boss <boss@sender.test>", "forged boss"), Outside("198.51.100.9"));
+        Assert.False(refused.Accepted, refused.Transcript);
+        Assert.Equal(550, refused.DataReply!.Code);
+        Assert.Contains("5.7.1", refused.DataReply.Text, StringComparison.Ordinal);
+        Assert.Contains("DMARC policy of sender.test", refused.DataReply.Text, StringComparison.Ordinal);
+
+        // Same outside address, but DKIM-signed by sender.test: aligned, so DMARC passes and the mail is delivered.
+        var signed = await DkimPy.SignAsync(Message("Boss <boss@sender.test>", "signed boss"), "sender.test", "rsa", lab.RsaPem);
+        var accepted = await lab.Postfix.SendAsync("a@sender.test", ["rcpt@example.org"], signed, Outside("198.51.100.9"));
+        Assert.True(accepted.Accepted, accepted.Transcript + "\n" + lab.Daemon.Output);
+        // p=none never rejects.
+        var monitored = await lab.Postfix.SendAsync("a@none.sender.test", ["rcpt@example.org"], Message("x@none.sender.test", "p none"), Outside("198.51.100.9"));
+        Assert.True(monitored.Accepted, monitored.Transcript);
+        var all = (await lab.Postfix.Sink!.WaitForMessagesAsync(2, Wait)).Select(Headers).ToList();
+        Assert.Contains("dmarc=pass", OurAuthResults(all.Single(h => h.Contains("signed boss", StringComparison.Ordinal))), StringComparison.Ordinal);
+        Assert.Contains("dmarc=fail (p=none dis=none)", OurAuthResults(all.Single(h => h.Contains("p none", StringComparison.Ordinal))), StringComparison.Ordinal);
+        Assert.True(await lab.Daemon.WaitForOutputAsync("verdict=reject", Wait), lab.Daemon.Output);
     }
 
     private static async Task<string> WaitForLogLineAsync(string path)
