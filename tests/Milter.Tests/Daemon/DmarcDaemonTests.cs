@@ -1,0 +1,115 @@
+using System.Text;
+using System.Text.Json;
+using Milter.Protocol;
+using Milter.Protocol.Client;
+using Milter.Protocol.Server;
+using Milter.Protocol.Wire;
+using Milter.TestKit;
+using Milter.TestKit.Dns;
+using Milter.Tests.Fixtures;
+
+namespace Milter.Tests.Daemon;
+
+/// <summary>DMARC enforcement options of a real `milter run`, driven through MilterClient from an outside address.</summary>
+public sealed class DmarcDaemonTests
+{
+    private static async Task<(TempDir Dir, KnotDnsServer Dns, MilterDaemon Daemon, int Port)> StartAsync(object dmarc)
+    {
+        var dir = new TempDir("dmarc-daemon");
+        var dns = await KnotDnsServer.StartAsync(
+            new DnsZone("quarantined.test").Txt("_dmarc", "v=DMARC1; p=quarantine").Txt("@", "v=spf1 -all"),
+            new DnsZone("test"));
+        var config = dir.File("milter.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            AuthservId = "mx.dmarc.test",
+            Dns = new { Servers = new[] { $"127.0.0.1:{dns.Port}" } },
+            Dmarc = dmarc,
+        }));
+        var port = FreePort.Next();
+        var daemon = await MilterDaemon.StartAsync(["--config", config, "--listen", $"inet:{port}@127.0.0.1"]);
+        return (dir, dns, daemon, port);
+    }
+
+    private static async Task<TransactionResult> SendAsync(int port, params KeyValuePair<string, string>[] headers)
+    {
+        await using var client = await MilterClient.ConnectAsync(ListenSpec.Parse($"inet:{port}@127.0.0.1"), TimeSpan.FromSeconds(10));
+        await client.NegotiateAsync();
+        await client.ConnectAsync("mail.quarantined.test", ConnectFamily.IPv4, 25000, "198.51.100.20");
+        await client.HeloAsync("mail.quarantined.test");
+        return await client.SendMessageAsync(new MilterTransaction
+        {
+            Sender = "<x@quarantined.test>",
+            Recipients = ["<rcpt@example.org>"],
+            Headers = headers.Append(new("Subject", " test")).ToList(),
+            Body = Encoding.ASCII.GetBytes("body\r\n"),
+        });
+    }
+
+    private static KeyValuePair<string, string> From(string value) => new("From", " " + value);
+
+    [Fact]
+    public async Task QuarantineOnFailure_puts_a_failing_p_quarantine_message_on_hold_and_records_it()
+    {
+        var (dir, dns, daemon, port) = await StartAsync(new { QuarantineOnFailure = true });
+        try
+        {
+            var result = await SendAsync(port, From("boss@quarantined.test"));
+            Assert.Equal(MilterResponseCode.Continue, result.Reply.Code);
+            Assert.Contains(result.Modifications, m => m.Kind == MilterResponseCode.Quarantine);
+            var ar = Assert.Single(result.Modifications, m => m.Name == "Authentication-Results").Value!;
+            Assert.Contains("dmarc=fail (p=quarantine dis=quarantine)", ar.Replace("\n\t", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.True(await daemon.WaitForOutputAsync("verdict=quarantine", TimeSpan.FromSeconds(10)), daemon.Output);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+            await dns.DisposeAsync();
+            dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task By_default_nothing_is_enforced_and_a_message_with_two_From_addresses_gets_dmarc_permerror()
+    {
+        var (dir, dns, daemon, port) = await StartAsync(new { Enabled = true });
+        try
+        {
+            var failing = await SendAsync(port, From("boss@quarantined.test"));
+            Assert.Equal(MilterResponseCode.Continue, failing.Reply.Code);
+            Assert.DoesNotContain(failing.Modifications, m => m.Kind == MilterResponseCode.Quarantine);
+
+            var twoAuthors = await SendAsync(port, From("a@quarantined.test, b@example.org"));
+            Assert.Equal(MilterResponseCode.Continue, twoAuthors.Reply.Code);
+            var ar = Assert.Single(twoAuthors.Modifications, m => m.Name == "Authentication-Results").Value!;
+            Assert.Contains("dmarc=permerror", ar, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+            await dns.DisposeAsync();
+            dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task RejectInvalidFrom_refuses_a_message_without_exactly_one_author()
+    {
+        var (dir, dns, daemon, port) = await StartAsync(new { RejectInvalidFrom = true });
+        try
+        {
+            var noFrom = await SendAsync(port);
+            Assert.Equal(MilterResponseCode.ReplyCode, noFrom.Reply.Code);
+            Assert.StartsWith("550 5.7.1", noFrom.Reply.Text, StringComparison.Ordinal);
+            Assert.Contains("no From header", noFrom.Reply.Text, StringComparison.Ordinal);
+            var ok = await SendAsync(port, From("boss@quarantined.test"));
+            Assert.Equal(MilterResponseCode.Continue, ok.Reply.Code);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+            await dns.DisposeAsync();
+            dir.Dispose();
+        }
+    }
+}
