@@ -168,10 +168,9 @@ public static class DmarcCommand
 
     /// <summary>The policy for mail from the looked-up domain (RFC 9989 4.10.1): p for a record at the domain
     /// itself, else sp when the domain exists and np when it does not (NXDOMAIN, RFC 8020).</summary>
-    private sealed record AppliedPolicy(string Tag, DmarcPolicy Policy, bool? DomainExists, string Why)
+    /// <param name="ExistenceUnknown">the existence check failed temporarily, so sp or np is a guess</param>
+    private sealed record AppliedPolicy(string Tag, DmarcPolicy Policy, bool? DomainExists, string Why, bool ExistenceUnknown = false)
     {
-        public bool ExistenceUnknown => DomainExists is null && Tag != "p";
-
         public static async Task<AppliedPolicy> FindAsync(IDnsResolver dns, DmarcRecordLookup lookup, DmarcMode mode, CancellationToken ct)
         {
             var record = lookup.Record!;
@@ -185,7 +184,7 @@ public static class DmarcCommand
                 return new(spTag, policies.Sp, null, "the domain is below the policy domain");
             var answer = await dns.GetAddressesAsync(lookup.Domain, false, ct);
             if (answer.IsTemporaryFailure)
-                return new(spTag, policies.Sp, null, $"sp or np: the existence check of {lookup.Domain} failed ({answer.Error ?? answer.Status.ToString()})");
+                return new(spTag, policies.Sp, null, $"sp or np: the existence check of {lookup.Domain} failed ({answer.Error ?? answer.Status.ToString()})", true);
             if (answer.Status == DnsStatus.NxDomain)
                 return new(record.NonExistentPolicy is not null ? "np" : spTag, policies.Np, false, $"{lookup.Domain} does not exist");
             return new(spTag, policies.Sp, true, $"{lookup.Domain} exists");
