@@ -52,6 +52,7 @@ public sealed class InboundEvaluationTests(DmarcCliFixture lab)
         var message = Body.Replace("quar.dmarctld", "org.dmarctld", StringComparison.Ordinal);
         var outcome = await EvaluateAsync(message, "x@redir.org.dmarctld");
         Assert.Equal(SpfResultCode.Pass, outcome.Spf.Code);
+        Assert.Equal("_spf.other.dmarctld", outcome.Spf.Domain); // the policy that gave the result, which does not align
         Assert.Equal(DmarcResultCode.Pass, outcome.Dmarc.Result);
         Assert.True(outcome.Dmarc.SpfAligned);
     }
