@@ -28,6 +28,8 @@ public static class Program
                 "bench" => await BenchCommand.ExecuteAsync(rest),
                 "verify" => await VerifyCommand.ExecuteAsync(rest),
                 "spf" => await SpfCommand.ExecuteAsync(rest),
+                "check" => await CheckCommand.ExecuteAsync(rest),
+                "dmarc" => await DmarcCommand.ExecuteAsync(rest),
                 _ => throw new UsageException($"unknown command '{command}' (try: milter help)"),
             };
         }
@@ -59,6 +61,10 @@ public static class Program
                                                    verify the DKIM signatures of the message on stdin
           spf --ip IP --helo NAME --mail-from ADDR [--json] [--config FILE]
                                                    SPF check_host() for MAIL FROM (and HELO)
+          check --client-ip IP --helo NAME --mail-from ADDR [--authserv-id ID] [--json] [--config FILE]
+                                                   SPF, DKIM and DMARC of the message on stdin, as the daemon does
+          dmarc --domain D [--json] [--mode rfc9989|rfc7489] [--config FILE]
+                                                   the DMARC record that applies to D and where it was found
           bench --connect SPEC --messages N --concurrency C --size BYTES --mode sign|verify [--json]
                 [--domain D] [--key FILE --selector S] [--client-ip IP] [--eml-dir DIR] [--warmup N]
                 [--per-connection N] [--timeout-ms N]    milter load client (Postfix's side)

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using Milter.Configuration;
 using Milter.MailAuth.Spf;
 
@@ -60,17 +59,5 @@ public static class SpfCommand
     }
 
     /// <summary>The object `check --json` puts under "spf" (PRODUCT.md).</summary>
-    private static string ToJson(SpfResult result)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            w.WriteStartObject();
-            w.WriteString("result", result.Keyword);
-            w.WriteString("domain", result.Domain);
-            w.WriteString("explanation", result.Explanation);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    private static string ToJson(SpfResult result) => CliJson.Object(w => CliJson.WriteSpfMembers(w, result));
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Milter.Configuration;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dkim;
@@ -84,28 +83,9 @@ public static class VerifyCommand
     private static string Or(string value) => value.Length == 0 ? "-" : value;
 
     /// <summary>The PRODUCT.md object: "dkim" (one entry per signature) and "authenticationResults".</summary>
-    private static string ToJson(IReadOnlyList<DkimVerificationResult> results, string header)
+    private static string ToJson(IReadOnlyList<DkimVerificationResult> results, string header) => CliJson.Object(w =>
     {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("dkim");
-            foreach (var r in results)
-            {
-                w.WriteStartObject();
-                w.WriteString("result", r.ResultKeyword);
-                w.WriteString("domain", r.Domain);
-                w.WriteString("selector", r.Selector);
-                w.WriteString("algorithm", r.Algorithm);
-                w.WriteString("headerI", r.HeaderI);
-                w.WriteString("reason", r.Reason);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteString("authenticationResults", header);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
+        CliJson.WriteDkim(w, results);
+        w.WriteString("authenticationResults", header);
+    });
 }

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text;
+using Milter.Configuration;
+using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Dmarc;
+using Milter.MailAuth.Spf;
+
+namespace Milter.Commands;
+
+/// <summary>`milter check --client-ip IP --helo NAME --mail-from ADDR [--authserv-id ID] [--json]`: the daemon's
+/// inbound evaluation (SPF, DKIM, DMARC) of the message on stdin (bare LF becomes CRLF), and the
+/// Authentication-Results header the daemon would add. Exit codes: see <see cref="InboundOutcome.ExitCode"/>.</summary>
+public static class CheckCommand
+{
+    /// <summary>Bounds the whole evaluation; each engine has its own, shorter limits as well.</summary>
+    private static readonly TimeSpan OverallTimeout = TimeSpan.FromMinutes(2);
+
+    public static async Task<int> ExecuteAsync(string[] args)
+    {
+        var cl = new CommandLine("check", args, new HashSet<string> { "json" });
+        var ipText = cl.Require("client-ip");
+        var helo = cl.Require("helo");
+        var mailFrom = cl.Require("mail-from");
+        var json = cl.Flag("json");
+        var dns = cl.Get("dns");
+        var config = cl.Get("config");
+        var authservOption = cl.Get("authserv-id");
+        cl.EnsureAllUsed();
+        if (!IPAddress.TryParse(ipText, out var ip))
+            throw new UsageException($"check: --client-ip '{ipText}' is not an IPv4 or IPv6 address");
+        if (string.IsNullOrWhiteSpace(helo))
+            throw new UsageException("check: --helo must not be empty");
+
+        var options = ConfigLoader.Load(config, listen: null, dnsServers: dns);
+        var authservId = authservOption ?? options.AuthservId!;
+        try
+        {
+            AuthenticationResultsWriter.ValidateAuthservId(authservId);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("check: --authserv-id: " + e.Message);
+        }
+        var evaluation = new InboundEvaluation(CliDns.CreateResolver(dns, config), new InboundEvaluationOptions
+        {
+            Spf = new SpfOptions { ReceiverName = authservId, CheckTimeout = TimeSpan.FromMilliseconds(options.Spf.TimeoutMs) },
+            Dkim = new DkimVerifierOptions
+            {
+                MinimumKeyBits = options.Verification.MinimumKeyBits,
+                MaxSignatures = options.Verification.MaxSignatures,
+            },
+        });
+
+        var raw = await SignCommand.ReadStdinAsync();
+        if (raw is null)
+        {
+            Console.Error.WriteLine($"milter: check: the message is larger than {SignCommand.MaxMessageBytes} bytes");
+            return Program.ExitCheckFailed;
+        }
+        var message = RawMessageParser.NormalizeLineEndings(raw);
+        InboundOutcome outcome;
+        using (var cts = new CancellationTokenSource(OverallTimeout))
+        {
+            try
+            {
+                outcome = await evaluation.EvaluateAsync(message, ip, helo, mailFrom, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Out.WriteLine($"temperror: the evaluation did not finish within {OverallTimeout.TotalSeconds} s");
+                return Program.ExitTemporary;
+            }
+        }
+
+        var header = AuthenticationResultsWriter.HeaderName + ":" + AuthenticationResultsWriter.Format(authservId, outcome.AuthResults(),
+            json ? AuthenticationResultsWriter.MaxFoldWidth : 78);
+        Console.Out.Write(json ? ToJson(outcome, header) + "\n" : ToText(outcome, header));
+        return outcome.ExitCode;
+    }
+
+    private static string ToText(InboundOutcome o, string header)
+    {
+        var sb = new StringBuilder();
+        sb.Append("spf=").Append(o.Spf.Keyword).Append(" smtp.mailfrom=").Append(o.Spf.Sender).Append(" domain=").Append(o.Spf.Domain).Append('\n');
+        Detail(sb, "reason", o.Spf.Reason);
+        Detail(sb, "explanation", o.Spf.Explanation);
+        if (o.Dkim.Count == 0) sb.Append("dkim=none (the message has no DKIM-Signature)\n");
+        foreach (var d in o.Dkim)
+        {
+            sb.Append("dkim=").Append(d.ResultKeyword).Append(" d=").Append(Or(d.Domain)).Append(" s=").Append(Or(d.Selector))
+              .Append(" a=").Append(Or(d.Algorithm)).Append('\n');
+            Detail(sb, "reason", d.Reason);
+        }
+        var m = o.Dmarc;
+        sb.Append("dmarc=").Append(m.ResultKeyword).Append(" header.from=").Append(Or(m.AuthorDomain));
+        if (m.Policy is { } policy)
+            sb.Append(" policy=").Append(m.PolicyTag).Append('=').Append(policy.ToKeyword())
+              .Append(" disposition=").Append(m.Disposition.ToKeyword()).Append(" record=_dmarc.").Append(m.PolicyDomain);
+        sb.Append('\n');
+        Detail(sb, "reason", m.Reason);
+        sb.Append(header.Replace("\r\n", "\n", StringComparison.Ordinal)).Append('\n');
+        return sb.ToString();
+    }
+
+    private static void Detail(StringBuilder sb, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value)) sb.Append("  ").Append(name).Append(": ").Append(value).Append('\n');
+    }
+
+    private static string Or(string value) => value.Length == 0 ? "-" : value;
+
+    /// <summary>The PRODUCT.md object: "dkim", "spf", "dmarc" and "authenticationResults" ("arc" once ARC lands).</summary>
+    private static string ToJson(InboundOutcome o, string header) => CliJson.Object(w =>
+    {
+        CliJson.WriteDkim(w, o.Dkim);
+        w.WriteStartObject("spf");
+        CliJson.WriteSpfMembers(w, o.Spf);
+        w.WriteEndObject();
+        w.WriteStartObject("dmarc");
+        w.WriteString("result", o.Dmarc.ResultKeyword);
+        w.WriteString("domain", o.Dmarc.AuthorDomain.Length > 0 ? o.Dmarc.AuthorDomain : null);
+        w.WriteString("policy", o.Dmarc.Policy?.ToKeyword());
+        w.WriteString("disposition", o.Dmarc.Disposition.ToKeyword());
+        w.WriteEndObject();
+        w.WriteString("authenticationResults", header);
+    });
+}
