@@ -28,6 +28,18 @@ public sealed record SpfResult(
     public int DnsLookups { get; init; }
     public int VoidLookups { get; init; }
 
+    /// <summary>The domain of the identity checked (RFC 7208 2.4: the MAIL FROM domain, or the HELO for the null
+    /// sender), which is what DMARC aligns (RFC 9989 4.4); <see cref="Domain"/> may be a redirect= target instead.</summary>
+    public string IdentityDomain
+    {
+        get
+        {
+            var sender = Sender ?? "";
+            var at = sender.LastIndexOf('@');
+            return at >= 0 ? sender[(at + 1)..] : Domain;
+        }
+    }
+
     /// <summary>The RFC 8601 keyword for Authentication-Results ("pass", "fail", ...).</summary>
     public string Keyword => Code.ToKeyword();
 }

@@ -50,6 +50,11 @@ public static class CheckCommand
                 MinimumKeyBits = options.Verification.MinimumKeyBits,
                 MaxSignatures = options.Verification.MaxSignatures,
             },
+            Dmarc = new DmarcOptions
+            {
+                Mode = options.Dmarc.Mode == "rfc7489" ? DmarcMode.Rfc7489 : DmarcMode.Rfc9989,
+                PublicSuffixListPath = string.IsNullOrEmpty(options.Dmarc.PublicSuffixListPath) ? null : options.Dmarc.PublicSuffixListPath,
+            },
         });
 
         var raw = await SignCommand.ReadStdinAsync();

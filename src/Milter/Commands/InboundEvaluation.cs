@@ -59,18 +59,9 @@ public sealed class InboundEvaluation
         else
         {
             dmarc = await _dmarc.EvaluateAsync(author.Domain, dkim.Select(DmarcDkimInput.From).ToList(),
-                new DmarcSpfInput(SpfIdentityDomain(spf), spf.Code), ct);
+                new DmarcSpfInput(spf.IdentityDomain, spf.Code), ct);
         }
         return new InboundOutcome(spf, dkim, dmarc, author, StripBrackets(mailFrom), helo);
-    }
-
-    /// <summary>The domain of the identity SPF checked (RFC 7208 2.4: MAIL FROM, or HELO for the null sender);
-    /// the result's own domain may be a redirect target, which is not the identifier DMARC aligns.</summary>
-    private static string SpfIdentityDomain(SpfResult spf)
-    {
-        var sender = spf.Sender ?? "";
-        var at = sender.LastIndexOf('@');
-        return at >= 0 ? sender[(at + 1)..] : spf.Domain;
     }
 
     private static string StripBrackets(string mailFrom)

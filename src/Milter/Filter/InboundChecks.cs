@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Milter.Commands;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
@@ -67,8 +68,9 @@ internal sealed class InboundChecks : IDisposable
         if (_services.Options.Dmarc.Enabled && Author is { Status: AuthorStatus.Ok, Domain: { } domain })
         {
             var dkimInputs = DkimResults.Select(DmarcDkimInput.From).ToList();
-            // RFC 9989 4.4: SPF aligns through the MAIL FROM domain (or HELO for the null sender) it checked.
-            var spfInput = SpfResult is { } spf && !string.IsNullOrEmpty(spf.Domain) ? new DmarcSpfInput(spf.Domain, spf.Code) : null;
+            // RFC 9989 4.4: SPF aligns through the MAIL FROM domain (or HELO for the null sender) it checked,
+            // not through a redirect= target.
+            var spfInput = SpfResult is { } spf && !string.IsNullOrEmpty(spf.IdentityDomain) ? new DmarcSpfInput(spf.IdentityDomain, spf.Code) : null;
             DmarcResult = await _services.Dmarc.EvaluateAsync(domain, dkimInputs, spfInput, linked.Token);
         }
     }
@@ -88,23 +90,7 @@ internal sealed class InboundChecks : IDisposable
                 ? spf.Reason : null;
             list.Add(new AuthMethodResult("spf", spf.Keyword, Comment: comment, Properties: props));
         }
-        if (DkimResults.Count == 0)
-        {
-            list.Add(new AuthMethodResult("dkim", "none"));
-        }
-        foreach (var r in DkimResults)
-        {
-            var props = new List<AuthResultProperty>
-            {
-                new("header", "d", r.Domain),
-                new("header", "i", r.HeaderI),
-                new("header", "s", r.Selector),
-                new("header", "a", r.Algorithm),
-            };
-            if (!string.IsNullOrEmpty(r.HeaderB)) props.Add(AuthResultProperty.HeaderB(r.HeaderB));
-            list.Add(new AuthMethodResult("dkim", r.ResultKeyword, Reason: r.IsPass ? null : r.Reason,
-                Properties: props.Where(p => IsReportable(p.Value)).ToList()));
-        }
+        list.AddRange(DkimAuthResults.ToClauses(DkimResults));
         if (DmarcResult is { } dmarc)
         {
             list.Add(dmarc.ToAuthMethodResult());
@@ -135,8 +121,6 @@ internal sealed class InboundChecks : IDisposable
         if (t.StartsWith('<') && t.EndsWith('>')) t = t[1..^1];
         return t;
     }
-
-    private static bool IsReportable(string? value) => !string.IsNullOrEmpty(value) && value.Length <= 255;
 
     public void Dispose()
     {

@@ -18,6 +18,8 @@ public sealed class DmarcDaemonTests
         var dir = new TempDir("dmarc-daemon");
         var dns = await KnotDnsServer.StartAsync(
             new DnsZone("quarantined.test").Txt("_dmarc", "v=DMARC1; p=quarantine").Txt("@", "v=spf1 -all"),
+            new DnsZone("redirected.test").Txt("_dmarc", "v=DMARC1; p=reject").Txt("@", "v=spf1 redirect=_spf.provider.test"),
+            new DnsZone("provider.test").Txt("_spf", "v=spf1 ip4:198.51.100.0/24 -all"),
             new DnsZone("test"));
         var config = dir.File("milter.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
@@ -31,7 +33,10 @@ public sealed class DmarcDaemonTests
         return (dir, dns, daemon, port);
     }
 
-    private static async Task<TransactionResult> SendAsync(int port, params KeyValuePair<string, string>[] headers)
+    private static Task<TransactionResult> SendAsync(int port, params KeyValuePair<string, string>[] headers)
+        => SendAsync(port, "<x@quarantined.test>", headers);
+
+    private static async Task<TransactionResult> SendAsync(int port, string sender, params KeyValuePair<string, string>[] headers)
     {
         await using var client = await MilterClient.ConnectAsync(ListenSpec.Parse($"inet:{port}@127.0.0.1"), TimeSpan.FromSeconds(10));
         await client.NegotiateAsync();
@@ -39,7 +44,7 @@ public sealed class DmarcDaemonTests
         await client.HeloAsync("mail.quarantined.test");
         return await client.SendMessageAsync(new MilterTransaction
         {
-            Sender = "<x@quarantined.test>",
+            Sender = sender,
             Recipients = ["<rcpt@example.org>"],
             Headers = headers.Append(new("Subject", " test")).ToList(),
             Body = Encoding.ASCII.GetBytes("body\r\n"),
@@ -83,6 +88,26 @@ public sealed class DmarcDaemonTests
             Assert.Equal(MilterResponseCode.Continue, twoAuthors.Reply.Code);
             var ar = Assert.Single(twoAuthors.Modifications, m => m.Name == "Authentication-Results").Value!;
             Assert.Contains("dmarc=permerror", ar, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+            await dns.DisposeAsync();
+            dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Spf_through_a_redirect_aligns_by_the_mail_from_domain_not_the_redirect_target()
+    {
+        var (dir, dns, daemon, port) = await StartAsync(new { RejectOnFailure = true });
+        try
+        {
+            var result = await SendAsync(port, "<bounce@redirected.test>", From("news@redirected.test"));
+            Assert.Equal(MilterResponseCode.Continue, result.Reply.Code);
+            var ar = Assert.Single(result.Modifications, m => m.Name == "Authentication-Results").Value!.Replace("\n\t", " ", StringComparison.Ordinal);
+            Assert.Contains("spf=pass smtp.mailfrom=bounce@redirected.test", ar, StringComparison.Ordinal);
+            Assert.Contains("dmarc=pass", ar, StringComparison.Ordinal);
         }
         finally
         {
