@@ -28,6 +28,7 @@ public static class Program
                 "bench" => await BenchCommand.ExecuteAsync(rest),
                 "verify" => await VerifyCommand.ExecuteAsync(rest),
                 "spf" => await SpfCommand.ExecuteAsync(rest),
+                "report" => await ReportCommand.ExecuteAsync(rest),
                 _ => throw new UsageException($"unknown command '{command}' (try: milter help)"),
             };
         }
@@ -59,6 +60,8 @@ public static class Program
                                                    verify the DKIM signatures of the message on stdin
           spf --ip IP --helo NAME --mail-from ADDR [--json] [--config FILE]
                                                    SPF check_host() for MAIL FROM (and HELO)
+          report --from DATE --to DATE --out DIR [--org-name N] [--org-email E] [--data-dir DIR]
+                 [--send smtp://HOST:PORT]         DMARC aggregate reports (RFC 9990) from the stored evaluations
           bench --connect SPEC --messages N --concurrency C --size BYTES --mode sign|verify [--json]
                 [--domain D] [--key FILE --selector S] [--client-ip IP] [--eml-dir DIR] [--warmup N]
                 [--per-connection N] [--timeout-ms N]    milter load client (Postfix's side)
