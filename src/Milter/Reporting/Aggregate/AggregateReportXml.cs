@@ -11,7 +11,9 @@ namespace Milter.Reporting.Aggregate;
 public static class AggregateReportXml
 {
     public static readonly XNamespace Ns = "urn:ietf:params:xml:ns:dmarc-2.0";
-    public const string Generator = "milter";
+    /// <summary>report_metadata/generator: "name version".</summary>
+    public static readonly string Generator = "milter " +
+        (typeof(AggregateReportXml).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
 
     public static XDocument ToXml(AggregateReport report)
     {
