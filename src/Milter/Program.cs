@@ -30,6 +30,7 @@ public static class Program
                 "spf" => await SpfCommand.ExecuteAsync(rest),
                 "check" => await CheckCommand.ExecuteAsync(rest),
                 "dmarc" => await DmarcCommand.ExecuteAsync(rest),
+                "report" => await ReportCommand.ExecuteAsync(rest),
                 _ => throw new UsageException($"unknown command '{command}' (try: milter help)"),
             };
         }
@@ -65,6 +66,8 @@ public static class Program
                                                    SPF, DKIM and DMARC of the message on stdin, as the daemon does
           dmarc --domain D [--json] [--mode rfc9989|rfc7489] [--config FILE]
                                                    the DMARC record that applies to D and where it was found
+          report --from DATE --to DATE --out DIR [--org-name N] [--org-email E] [--data-dir DIR]
+                 [--send smtp://HOST:PORT]         DMARC aggregate reports (RFC 9990) from the stored evaluations
           bench --connect SPEC --messages N --concurrency C --size BYTES --mode sign|verify [--json]
                 [--domain D] [--key FILE --selector S] [--client-ip IP] [--eml-dir DIR] [--warmup N]
                 [--per-connection N] [--timeout-ms N]    milter load client (Postfix's side)
