@@ -14,6 +14,7 @@ public sealed class MilterOptions
     public SpfSection Spf { get; set; } = new();
     public DmarcSection Dmarc { get; set; } = new();
     public ReportLogSection ReportLog { get; set; } = new();
+    public ReportsSection Reports { get; set; } = new();
     public ServerSection Server { get; set; } = new();
     /// <summary>Console log level: Trace, Debug, Information, Warning, Error.</summary>
     public string LogLevel { get; set; } = "Information";
@@ -88,6 +89,12 @@ public sealed class DmarcSection
 public sealed class ReportLogSection
 {
     public string? Path { get; set; }
+}
+
+public sealed class ReportsSection
+{
+    /// <summary>Where the DMARC evaluations for aggregate reports are stored (dmarc-reports.sqlite); empty turns the store off.</summary>
+    public string? DataDirectory { get; set; } = "/var/lib/milter";
 }
 
 public sealed class ServerSection

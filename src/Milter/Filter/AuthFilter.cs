@@ -7,6 +7,7 @@ using Milter.MailAuth.Message;
 using Milter.MailAuth.Spf;
 using Milter.Protocol;
 using Milter.Reporting;
+using Milter.Reporting.Aggregate;
 
 namespace Milter.Filter;
 
@@ -298,7 +299,15 @@ internal sealed class AuthFilter : MilterHandlerBase
                 queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, signedText,
                 _inbound is null ? "none" : string.Join(' ', _inbound.AuthResults().Select(r => $"{r.Method}={r.Result}")), forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
         }
-        _services.VerificationLog?.TryWrite(new VerificationRecord
+        if (_inbound?.DmarcResult is { } dmarcResult && _services.ReportStore is { } store)
+        {
+            // What was applied, when it differs from what the policy asked (record-only mode): a local_policy reason.
+            var applied = verdict switch { "reject" => DmarcDisposition.Reject, "quarantine" => DmarcDisposition.Quarantine, _ => DmarcDisposition.None };
+            store.TryEnqueue(DmarcEvaluationRecord.From(_services.Time.GetUtcNow(), _state.ClientAddress,
+                InboundChecks.MailFromAddress(_state.MailFrom), null, dmarcResult, _inbound.DkimResults, _inbound.SpfResult,
+                applied == dmarcResult.Disposition ? null : applied));
+        }
+        var record = new VerificationRecord
         {
             Time = _services.Time.GetUtcNow(),
             QueueId = queueId,
@@ -314,7 +323,10 @@ internal sealed class AuthFilter : MilterHandlerBase
             AuthenticationResults = authResults is null ? null : AuthResultsHeader + ":" + authResults,
             Action = verdict,
             ElapsedMs = elapsed.TotalMilliseconds,
-        });
+        };
+        _services.VerificationLog?.TryWrite(record);
+        if (Logger.IsEnabled(LogLevel.Debug))
+            Logger.LogDebug("verification {Record}", VerificationLog.ToJson(record));
         ResetMessage();
         return response;
     }

@@ -6,6 +6,7 @@ using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
 using Milter.MailAuth.Spf;
 using Milter.Reporting;
+using Milter.Reporting.Aggregate;
 
 namespace Milter.Filter;
 
@@ -14,8 +15,9 @@ namespace Milter.Filter;
 internal sealed class FilterServices
 {
     public FilterServices(MilterOptions options, KeyStore keys, ILogger logger, TimeProvider time, VerificationLog? verificationLog = null,
-        IDnsResolver? dns = null)
+        IDnsResolver? dns = null, DmarcReportStore? reportStore = null)
     {
+        ReportStore = reportStore;
         Dns = dns ?? DnsClientResolver.CreateCached(new DnsResolverOptions
         {
             Servers = options.Dns.Servers ?? [],
@@ -54,6 +56,7 @@ internal sealed class FilterServices
     public ILogger Logger { get; }
     public TimeProvider Time { get; }
     public VerificationLog? VerificationLog { get; }
+    public DmarcReportStore? ReportStore { get; }
 }
 
 /// <summary>The current <see cref="FilterServices"/>; swapped atomically on reload.</summary>

@@ -6,6 +6,7 @@ using Milter.Filter;
 using Milter.Keys;
 using Milter.Protocol.Server;
 using Milter.Reporting;
+using Milter.Reporting.Aggregate;
 
 namespace Milter.Hosting;
 
@@ -22,6 +23,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FilterServicesHolder _holder;
     private readonly VerificationLog? _verificationLog;
+    private readonly DmarcReportStore? _reportStore;
     private MilterServer? _server;
     private PosixSignalRegistration? _sighup;
 
@@ -36,11 +38,30 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
             _verificationLog = new VerificationLog(new VerificationLogOptions { Path = options.ReportLog.Path },
                 loggerFactory.CreateLogger<VerificationLog>(), TimeProvider.System);
         }
+        _reportStore = OpenReportStore(options, loggerFactory);
         _holder = new FilterServicesHolder(NewServices(options, keys));
     }
 
     private FilterServices NewServices(MilterOptions options, KeyStore keys)
-        => new(options, keys, _loggerFactory.CreateLogger("milter.filter"), TimeProvider.System, _verificationLog);
+        => new(options, keys, _loggerFactory.CreateLogger("milter.filter"), TimeProvider.System, _verificationLog, reportStore: _reportStore);
+
+    /// <summary>The DMARC evaluation store for aggregate reports, or null (with one warning) when its directory is unusable.</summary>
+    private static DmarcReportStore? OpenReportStore(MilterOptions options, ILoggerFactory loggerFactory)
+    {
+        var directory = options.Reports.DataDirectory;
+        if (string.IsNullOrWhiteSpace(directory)) return null;
+        var logger = loggerFactory.CreateLogger("milter.reports");
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("DMARC report store off: cannot use Reports:DataDirectory {Directory}: {Message}", directory, e.Message);
+            return null;
+        }
+        return new DmarcReportStore(directory, logger, TimeProvider.System);
+    }
 
     public IReadOnlyList<System.Net.EndPoint> EndPoints => _server?.EndPoints ?? [];
 
@@ -63,9 +84,10 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         await _server.StartAsync(specs, cancellationToken);
         if (!OperatingSystem.IsWindows())
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSighup);
-        _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s); verification log {Log}",
+        _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s); verification log {Log}; DMARC report store {Store}",
             string.Join(", ", specs.Select(x => x.ToString())), _options.AuthservId, _holder.Current.Keys.Count,
-            string.IsNullOrWhiteSpace(_options.ReportLog.Path) ? "off" : _options.ReportLog.Path);
+            string.IsNullOrWhiteSpace(_options.ReportLog.Path) ? "off" : _options.ReportLog.Path,
+            _reportStore is null ? "off" : _options.Reports.DataDirectory);
     }
 
     private void OnSighup(PosixSignalContext context)
@@ -100,6 +122,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         _logger.LogInformation("milter stopping: draining {Count} connection(s)", _server.ActiveConnections);
         await _server.StopAsync(cancellationToken);
         if (_verificationLog is not null) await _verificationLog.DisposeAsync();
+        if (_reportStore is not null) await _reportStore.DisposeAsync();
         _logger.LogInformation("milter stopped");
     }
 
@@ -108,5 +131,6 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         _sighup?.Dispose();
         if (_server is not null) await _server.DisposeAsync();
         if (_verificationLog is not null) await _verificationLog.DisposeAsync();
+        if (_reportStore is not null) await _reportStore.DisposeAsync();
     }
 }

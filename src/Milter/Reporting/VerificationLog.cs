@@ -140,6 +140,19 @@ public sealed class VerificationLog : IAsyncDisposable
         }
     }
 
+    /// <summary>The record as the one JSON line the log file gets (for the console log at debug level).</summary>
+    public static string ToJson(VerificationRecord record)
+    {
+        try
+        {
+            return JsonSerializer.Serialize(record, VerificationLogJsonContext.Default.VerificationRecord);
+        }
+        catch (ArgumentException e)
+        {
+            return "{\"error\":\"" + e.GetType().Name + "\"}";
+        }
+    }
+
     private bool Serialize(Utf8JsonWriter json, VerificationRecord record)
     {
         try

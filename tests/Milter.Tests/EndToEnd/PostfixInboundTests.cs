@@ -63,7 +63,8 @@ public sealed class PostfixInboundTests
             ReportLog = new { Path = dir.File("verification.jsonl") },
         }));
         var port = FreePort.Next();
-        var daemon = await MilterDaemon.StartAsync(["--config", config, "--listen", $"inet:{port}@127.0.0.1"]);
+        var daemon = await MilterDaemon.StartAsync(["--config", config, "--listen", $"inet:{port}@127.0.0.1"],
+            new Dictionary<string, string> { ["MILTER_Reports__DataDirectory"] = dir.Sub("data") });
         var postfix = await PostfixInstance.StartAsync(new PostfixOptions
         {
             SmtpdMilters = $"{{ inet:127.0.0.1:{port}, default_action=tempfail, command_timeout=10s }}",
@@ -122,6 +123,26 @@ public sealed class PostfixInboundTests
         Assert.Equal("pass", json.RootElement.GetProperty("spf").GetProperty("result").GetString());
         Assert.Equal(2, json.RootElement.GetProperty("dkim").GetArrayLength());
         Assert.Equal("192.0.2.25", json.RootElement.GetProperty("clientAddress").GetString());
+
+        // The evaluation reached the DMARC report store: `milter report` builds sender.test's aggregate report from it.
+        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var reports = lab.Dir.Sub("reports");
+        var deadline = DateTime.UtcNow + Wait;
+        (int Code, string Out, string Err) run;
+        do
+        {
+            await Task.Delay(200);
+            run = await MilterDaemon.RunCliAsync(["report", "--from", today, "--to", today, "--out", reports, "--data-dir", lab.Dir.Sub("data"),
+                "--org-name", "Inbound Test", "--org-email", "dmarc-reports@inbound.test"]);
+        }
+        while (Directory.GetFiles(reports, "*.xml.gz").Length == 0 && DateTime.UtcNow < deadline);
+        var report = Assert.Single(Directory.GetFiles(reports, "*.xml.gz"));
+        Assert.Contains("!sender.test!", Path.GetFileName(report), StringComparison.Ordinal);
+        await using var gz = new System.IO.Compression.GZipStream(File.OpenRead(report), System.IO.Compression.CompressionMode.Decompress);
+        var xml = System.Xml.Linq.XDocument.Load(gz).ToString();
+        Assert.Contains("192.0.2.25", xml, StringComparison.Ordinal);
+        Assert.Contains("<count>1</count>", xml, StringComparison.Ordinal);
+        Assert.True(run.Code == 0, run.Err);
     }
 
     [Fact]

@@ -14,6 +14,8 @@ public sealed class MilterDaemon : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private TempDir? _dataDir;
+
     private MilterDaemon(Process process) => _process = process;
 
     public int Pid => _process.Id;
@@ -83,9 +85,14 @@ public sealed class MilterDaemon : IAsyncDisposable
     public static async Task<MilterDaemon> StartAsync(IEnumerable<string> args, IDictionary<string, string>? environment = null,
         TimeSpan? timeout = null)
     {
-        var psi = NewStartInfo(new[] { "run" }.Concat(args), environment);
+        // Each daemon keeps its DMARC report store in a directory of its own (never the machine's /var/lib/milter),
+        // unless the test chooses one.
+        var dataDir = new TempDir("milter-data");
+        var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>());
+        env.TryAdd("MILTER_Reports__DataDirectory", dataDir.Path);
+        var psi = NewStartInfo(new[] { "run" }.Concat(args), env);
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var daemon = new MilterDaemon(process);
+        var daemon = new MilterDaemon(process) { _dataDir = dataDir };
         process.OutputDataReceived += (_, e) => daemon.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => daemon.OnLine(e.Data);
         process.Exited += (_, _) => daemon._started.TrySetException(
@@ -163,5 +170,6 @@ public sealed class MilterDaemon : IAsyncDisposable
             // already killed
         }
         _process.Dispose();
+        _dataDir?.Dispose();
     }
 }
