@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
-using Microsoft.Extensions.Logging;
 using Milter.Protocol.Server;
 using Milter.Protocol.Session;
 using Milter.Protocol.Wire;

@@ -1,13 +1,14 @@
 using System.Security.Cryptography;
 using System.Text;
+using Milter.TestKit.Peers;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Security;
 
 namespace Milter.MailAuth.Tests.DkimVerify;
 
 /// <summary>Messages signed by dkimpy once per test run (one python process), with fresh keys, and the DNS
-/// records that go with them.</summary>
-public sealed class DkimpyCorpus
+/// records that go with them. The keys and jobs are made in the constructor, the signing in InitializeAsync.</summary>
+public sealed class DkimpyCorpus : IAsyncLifetime
 {
     /// <summary>Signing time of every signature (t=), unless a case says otherwise.</summary>
     public const long SignTime = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -18,6 +19,8 @@ public sealed class DkimpyCorpus
     public static readonly string[] Canonicalizations = ["simple/simple", "simple/relaxed", "relaxed/simple", "relaxed/relaxed"];
 
     private readonly Dictionary<string, byte[]> _messages = [];
+
+    private readonly List<(string Name, byte[] Message, IReadOnlyList<DkimPySignature> Sigs)> _jobs = [];
 
     public DkimpyCorpus()
     {
@@ -45,47 +48,52 @@ public sealed class DkimpyCorpus
             ["testing._domainkey.example.com"] = "v=DKIM1; t=y; k=rsa; p=" + Convert.ToBase64String(Rsa2048PublicSpki),
         };
 
-        DkimpySignature Rsa(string c, string selector = "rsa", string domain = "example.com") =>
+        DkimPySignature Rsa(string c, string selector = "rsa", string domain = "example.com") =>
             new(selector, domain, rsaPem, "rsa-sha256", c, Time: SignTime);
-        DkimpySignature Ed(string c, string domain = "example.com") =>
+        DkimPySignature Ed(string c, string domain = "example.com") =>
             new("ed", domain, edSeed, "ed25519-sha256", c, Time: SignTime);
 
-        var jobs = new List<(string Name, byte[] Message, IReadOnlyList<DkimpySignature> Sigs)>();
         foreach (string c in Canonicalizations)
         {
-            jobs.Add(("pair " + c, PlainMessage, [Rsa(c), Ed(c)]));
-            jobs.Add(("pair-l " + c, PlainMessage, [Rsa(c) with { Length = true }, Ed(c) with { Length = true }]));
-            jobs.Add(("folded " + c, FoldedMessage, [Rsa(c), Ed(c)]));
-            jobs.Add(("empty-body " + c, EmptyBodyMessage, [Rsa(c), Ed(c)]));
+            _jobs.Add(("pair " + c, PlainMessage, [Rsa(c), Ed(c)]));
+            _jobs.Add(("pair-l " + c, PlainMessage, [Rsa(c) with { Length = true }, Ed(c) with { Length = true }]));
+            _jobs.Add(("folded " + c, FoldedMessage, [Rsa(c), Ed(c)]));
+            _jobs.Add(("empty-body " + c, EmptyBodyMessage, [Rsa(c), Ed(c)]));
         }
-        jobs.Add(("three-domains", PlainMessage,
+        _jobs.Add(("three-domains", PlainMessage,
             [Rsa("relaxed/relaxed"), Ed("simple/relaxed", "example.org"),
              Rsa("relaxed/simple", domain: "sub.example.com") with { Identity = "joe@sub.example.com" }]));
-        jobs.Add(("k1024", PlainMessage, [Rsa("relaxed/relaxed", "k1024") with { Key = rsa1024.ExportRSAPrivateKeyPem() }]));
-        jobs.Add(("rsa512", PlainMessage, [Rsa("relaxed/relaxed", "short") with { Key = rsa512.ExportRSAPrivateKeyPem() }]));
-        jobs.Add(("rsa-sha1", PlainMessage, [Rsa("relaxed/relaxed") with { Algorithm = "rsa-sha1" }]));
-        jobs.Add(("expired", PlainMessage,
+        _jobs.Add(("k1024", PlainMessage, [Rsa("relaxed/relaxed", "k1024") with { Key = rsa1024.ExportRSAPrivateKeyPem() }]));
+        _jobs.Add(("rsa512", PlainMessage, [Rsa("relaxed/relaxed", "short") with { Key = rsa512.ExportRSAPrivateKeyPem() }]));
+        _jobs.Add(("rsa-sha1", PlainMessage, [Rsa("relaxed/relaxed") with { Algorithm = "rsa-sha1" }]));
+        _jobs.Add(("expired", PlainMessage,
             [Rsa("relaxed/relaxed") with { Time = SignTime - 3600, Extra = [("x", (SignTime - 1800).ToString())] }]));
-        jobs.Add(("expires-later", PlainMessage,
+        _jobs.Add(("expires-later", PlainMessage,
             [Rsa("relaxed/relaxed") with { Extra = [("x", (SignTime + 3600).ToString())] }]));
-        jobs.Add(("future", PlainMessage, [Rsa("relaxed/relaxed") with { Time = SignTime + 3600 }]));
-        jobs.Add(("identity-outside", PlainMessage, [Rsa("relaxed/relaxed") with { Identity = "@evilexample.com" }]));
-        jobs.Add(("strict-subdomain", PlainMessage, [Rsa("relaxed/relaxed", "strict") with { Identity = "joe@sub.example.com" }]));
-        jobs.Add(("strict-same", PlainMessage, [Rsa("relaxed/relaxed", "strict") with { Identity = "joe@example.com" }]));
-        jobs.Add(("testing", PlainMessage, [Rsa("relaxed/relaxed", "testing")]));
-        jobs.Add(("unknown-tag", PlainMessage, [Rsa("relaxed/relaxed") with { Extra = [("zz", "whatever value")] }]));
-        jobs.Add(("not-oversigned", PlainMessage,
+        _jobs.Add(("future", PlainMessage, [Rsa("relaxed/relaxed") with { Time = SignTime + 3600 }]));
+        _jobs.Add(("identity-outside", PlainMessage, [Rsa("relaxed/relaxed") with { Identity = "@evilexample.com" }]));
+        _jobs.Add(("strict-subdomain", PlainMessage, [Rsa("relaxed/relaxed", "strict") with { Identity = "joe@sub.example.com" }]));
+        _jobs.Add(("strict-same", PlainMessage, [Rsa("relaxed/relaxed", "strict") with { Identity = "joe@example.com" }]));
+        _jobs.Add(("testing", PlainMessage, [Rsa("relaxed/relaxed", "testing")]));
+        _jobs.Add(("unknown-tag", PlainMessage, [Rsa("relaxed/relaxed") with { Extra = [("zz", "whatever value")] }]));
+        _jobs.Add(("not-oversigned", PlainMessage,
             [Rsa("relaxed/relaxed") with { Headers = ["from", "to", "subject"] }]));
-        jobs.Add(("six", PlainMessage,
+        _jobs.Add(("six", PlainMessage,
             [Rsa("relaxed/relaxed"), Ed("relaxed/relaxed"), Rsa("simple/simple"), Ed("simple/simple"),
              Rsa("relaxed/simple"), Ed("simple/relaxed")]));
+    }
 
-        IReadOnlyList<byte[]> signed = DkimpySigner.Sign(jobs.ConvertAll(j => (j.Message, j.Sigs)));
-        for (int i = 0; i < jobs.Count; i++)
+    /// <summary>Signs every job in one dkimpy process.</summary>
+    public async Task InitializeAsync()
+    {
+        IReadOnlyList<byte[]> signed = await DkimPy.SignBatchAsync(_jobs.ConvertAll(j => (j.Message, j.Sigs)));
+        for (int i = 0; i < _jobs.Count; i++)
         {
-            _messages[jobs[i].Name] = signed[i];
+            _messages[_jobs[i].Name] = signed[i];
         }
     }
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     public byte[] Rsa2048PublicSpki { get; }
 

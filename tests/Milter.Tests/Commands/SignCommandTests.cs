@@ -1,5 +1,6 @@
 using System.Text;
 using Milter.TestKit;
+using Milter.TestKit.Peers;
 using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
@@ -22,6 +23,14 @@ public sealed class SignCommandTests(CliKeysFixture keys)
         "\n" +
         "this message was signed by milter sign.  \n" +
         "\n\n";
+
+    /// <summary>dkimpy's verdict on the one DKIM-Signature of <paramref name="message"/>, keys from Knot.</summary>
+    private async Task<bool> DkimpyPassesAsync(byte[] message)
+    {
+        DkimPyVerification verification = await DkimPy.VerifyAsync(message, keys.Knot.Port);
+        Assert.True(verification.Signatures.Count == 1, "dkimpy should find exactly one signature:\n" + verification.Output);
+        return verification.Signatures[0].Pass;
+    }
 
     private Task<(int ExitCode, string StdOut, string StdErr)> SignAsync(string selector, string stdin, params string[] extra) =>
         MilterDaemon.RunCliAsync(["sign", "--domain", Domain, "--selector", selector, "--key", keys.PrivateKey(selector), .. extra], stdin);
@@ -46,10 +55,10 @@ public sealed class SignCommandTests(CliKeysFixture keys)
         Assert.Equal(stdout.Split('\n').Length - 1, stdout.Split("\r\n").Length - 1); // no bare LF
 
         var signed = Encoding.ASCII.GetBytes(stdout);
-        Assert.True(await DkimpyDnsVerifier.VerifyAsync(signed, keys.Knot.Port), "dkimpy rejected:\n" + stdout);
+        Assert.True(await DkimpyPassesAsync(signed), "dkimpy rejected:\n" + stdout);
 
         var tampered = Encoding.ASCII.GetBytes(stdout.Replace("signed by milter sign", "signed by someone else", StringComparison.Ordinal));
-        Assert.False(await DkimpyDnsVerifier.VerifyAsync(tampered, keys.Knot.Port));
+        Assert.False(await DkimpyPassesAsync(tampered));
     }
 
     [Fact]
@@ -58,12 +67,12 @@ public sealed class SignCommandTests(CliKeysFixture keys)
         var (code, stdout, stderr) = await SignAsync("rsa1", Message, "--headers", "From:Subject");
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("h=From:Subject:From;", stdout.Replace("\r\n ", "", StringComparison.Ordinal), StringComparison.Ordinal);
-        Assert.True(await DkimpyDnsVerifier.VerifyAsync(Encoding.ASCII.GetBytes(stdout), keys.Knot.Port));
+        Assert.True(await DkimpyPassesAsync(Encoding.ASCII.GetBytes(stdout)));
         // To is not signed, so changing it keeps the signature valid; changing Subject breaks it.
         var toChanged = stdout.Replace("To: Bob <bob@example.org>", "To: Carol <carol@example.org>", StringComparison.Ordinal);
-        Assert.True(await DkimpyDnsVerifier.VerifyAsync(Encoding.ASCII.GetBytes(toChanged), keys.Knot.Port));
+        Assert.True(await DkimpyPassesAsync(Encoding.ASCII.GetBytes(toChanged)));
         var subjectChanged = stdout.Replace("Subject: keys", "Subject: KEYS", StringComparison.Ordinal);
-        Assert.False(await DkimpyDnsVerifier.VerifyAsync(Encoding.ASCII.GetBytes(subjectChanged), keys.Knot.Port));
+        Assert.False(await DkimpyPassesAsync(Encoding.ASCII.GetBytes(subjectChanged)));
     }
 
     [Theory]
