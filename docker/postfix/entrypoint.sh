@@ -82,6 +82,10 @@ write_sed_script() {
 
 validate_roles() {
     [ -n "$ROLES" ] || die "POSTFIX_ROLES is empty (use relay, inbound and/or submission)"
+    case " $ROLES " in
+        *" relay "*" inbound "* | *" inbound "*" relay "*) die "use relay or inbound, not both (each sets smtpd_milters and the smtp service)" ;;
+        *" submission "*) case " $ROLES " in *" relay "* | *" inbound "*) ;; *) die "role submission needs relay or inbound with it (they point Postfix at Milter)" ;; esac ;;
+    esac
     for role in $ROLES; do
         case $role in
             relay | submission) ;;
@@ -94,10 +98,6 @@ validate_roles() {
         [ -f "$TEMPLATES/$role/main.cf" ] || die "$TEMPLATES/$role/main.cf not found (POSTFIX_TEMPLATES)"
         [ -f "$TEMPLATES/$role/master.cf" ] || die "$TEMPLATES/$role/master.cf not found (POSTFIX_TEMPLATES)"
     done
-    case " $ROLES " in
-        *" relay "*" inbound "* | *" inbound "*" relay "*) die "use relay or inbound, not both (each sets smtpd_milters and the smtp service)" ;;
-        *" submission "*) case " $ROLES " in *" relay "* | *" inbound "*) ;; *) die "role submission needs relay or inbound with it (they point Postfix at Milter)" ;; esac ;;
-    esac
 }
 
 # render DIR: the role snippets, filled, into DIR/main.cf and DIR/master.cf.
