@@ -80,12 +80,21 @@ write_sed_script() {
     done
 }
 
+has_role() {
+    case " $ROLES " in
+        *" $1 "*) return 0 ;;
+    esac
+    return 1
+}
+
 validate_roles() {
     [ -n "$ROLES" ] || die "POSTFIX_ROLES is empty (use relay, inbound and/or submission)"
-    case " $ROLES " in
-        *" relay "*" inbound "* | *" inbound "*" relay "*) die "use relay or inbound, not both (each sets smtpd_milters and the smtp service)" ;;
-        *" submission "*) case " $ROLES " in *" relay "* | *" inbound "*) ;; *) die "role submission needs relay or inbound with it (they point Postfix at Milter)" ;; esac ;;
-    esac
+    if has_role relay && has_role inbound; then
+        die "use relay or inbound, not both (each sets smtpd_milters and the smtp service)"
+    fi
+    if has_role submission && ! has_role relay && ! has_role inbound; then
+        die "role submission needs relay or inbound with it (they point Postfix at Milter)"
+    fi
     for role in $ROLES; do
         case $role in
             relay | submission) ;;
@@ -145,7 +154,7 @@ case ${1:-} in
     "")
         configure /etc/postfix
         if [ ! -f "$TLS_CERT_FILE" ] && [ "$SUBMISSION_TLS_LEVEL" != none ]; then
-            case " $ROLES " in *" submission "*) die "submission needs $TLS_CERT_FILE and $TLS_KEY_FILE (mount them, see docker/README.md)" ;; esac
+            if has_role submission; then die "submission needs $TLS_CERT_FILE and $TLS_KEY_FILE (mount them, see docker/README.md)"; fi
         fi
         postfix -c /etc/postfix check
         # postfix start-fg keeps the master in the foreground (PID 1's child); maillog_file = /dev/stdout
