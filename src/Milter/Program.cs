@@ -51,7 +51,8 @@ public static class Program
 
         usage: milter COMMAND [options]
           run [--config FILE] [--listen SPEC]...   run the daemon (default: inet:8891@127.0.0.1)
-          health --connect SPEC [--timeout-ms N]   exit 0 when a milter answers option negotiation
+          health [--connect SPEC | --config FILE] [--timeout-ms N]
+                                                   exit 0 when a milter answers option negotiation
           keygen --domain D --selector S [--algorithm rsa-sha256|ed25519-sha256] [--bits 2048]
                  [--directory DIR] [--force]       write DIR/S.private (mode 0600) and DIR/S.txt (TXT record)
           testkey --domain D --selector S --key FILE [--config FILE]

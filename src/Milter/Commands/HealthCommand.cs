@@ -9,7 +9,9 @@ public static class HealthCommand
     public static async Task<int> ExecuteAsync(string[] args)
     {
         var cl = new CommandLine("health", args, new HashSet<string>());
-        var specText = cl.Get("connect") ?? "inet:8891@127.0.0.1";
+        // Without --connect: the first Listen spec of --config (or of the embedded default).
+        var configFile = cl.Get("config");
+        var specText = cl.Get("connect") ?? Configuration.ConfigLoader.Load(configFile).Listen![0];
         var timeoutMs = cl.GetInt("timeout-ms", 5000, 100, 600_000);
         cl.Get("dns");
         cl.EnsureAllUsed();

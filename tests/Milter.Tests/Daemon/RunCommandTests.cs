@@ -64,6 +64,19 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public async Task Health_takes_the_address_from_the_config_file()
+    {
+        using var dir = new TempDir("milter-health");
+        var port = FreePort.Next();
+        var config = dir.File("milter.json");
+        await File.WriteAllTextAsync(config, $$"""{ "Listen": [ "inet:{{port}}@127.0.0.1" ] }""");
+        await using var daemon = await MilterDaemon.StartAsync(["--config", config]);
+        var (code, stdout, _) = await MilterDaemon.RunCliAsync(["health", "--config", config]);
+        Assert.True(code == 0, stdout);
+        Assert.Contains($"inet:{port}@127.0.0.1", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_ListenAddressInUse_ExitsWith2_NamingTheSpec()
     {
         using var blocker = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
