@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test. Installs the Debian packages the tests need when they are missing
-# (a real Postfix, a real DNS server, miltertest, dkimpy, OpenDKIM's tools, shellcheck), then runs dotnet test.
+# (a real Postfix with Cyrus SASL modules, a real DNS server, miltertest, dkimpy, OpenDKIM, shellcheck), then runs dotnet test.
 # Usage: ./test.sh [extra dotnet test arguments]
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck; do
+for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules; do
   have "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
