@@ -2,8 +2,10 @@ using System.Net.Sockets;
 
 namespace Milter.Protocol.Server;
 
-/// <summary>A NetworkStream that re-arms TCP_QUICKACK after every receive on Linux, so the kernel does not
-/// hold back the ACK of a small command while the reply is being computed (the 40 ms Nagle/delayed-ACK stall).</summary>
+/// <summary>A NetworkStream that can ask Linux for an immediate ACK (TCP_QUICKACK) of what was received, so an
+/// MTA that writes commands which get no reply (NR_* headers, body, macros) with Nagle on is not held back by
+/// our delayed ACK (the 40 ms Nagle/delayed-ACK stall). The session asks for it only when no reply of its own
+/// is about to carry the ACK: forcing it after every receive cost one extra ACK packet per command.</summary>
 internal sealed class MilterNetworkStream : NetworkStream
 {
     private const int IpProtoTcp = 6;
@@ -14,20 +16,21 @@ internal sealed class MilterNetworkStream : NetworkStream
     public MilterNetworkStream(Socket socket, bool quickAck) : base(socket, ownsSocket: true)
         => _quickAck = quickAck && OperatingSystem.IsLinux();
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>Sends the pending ACK now and leaves delayed-ACK (ping-pong) mode until our next reply.</summary>
+    public void AcknowledgeNow()
     {
-        var n = await base.ReadAsync(buffer, cancellationToken);
-        if (_quickAck && n > 0)
+        if (!_quickAck) return;
+        try
         {
-            try
-            {
-                Socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, s_one);
-            }
-            catch (SocketException)
-            {
-                _quickAck = false; // not supported here: stop trying
-            }
+            Socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, s_one);
         }
-        return n;
+        catch (SocketException)
+        {
+            _quickAck = false; // not supported here: stop trying
+        }
+        catch (ObjectDisposedException)
+        {
+            _quickAck = false;
+        }
     }
 }

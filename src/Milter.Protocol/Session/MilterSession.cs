@@ -24,6 +24,7 @@ public sealed partial class MilterSession : IDisposable
     private readonly FrameBuilder _scratch = new();
     private readonly FrameBuilder _batch = new();
     private readonly MessageModifier _modifier;
+    private readonly MilterNetworkStream? _quickAck;
 
     private CancellationToken _sessionToken;
     private CancellationTokenSource? _readCts;
@@ -40,6 +41,7 @@ public sealed partial class MilterSession : IDisposable
         _handler = handler;
         _input = input;
         _output = new SessionOutput(output);
+        _quickAck = output as MilterNetworkStream;
         _options = options;
         _logger = logger;
         _context = new MilterContext(connectionId);
@@ -119,6 +121,7 @@ public sealed partial class MilterSession : IDisposable
             if (result.IsCanceled) continue;
 
             var buffer = result.Buffer;
+            var replyWillAck = false;
             try
             {
                 while (true)
@@ -132,8 +135,12 @@ public sealed partial class MilterSession : IDisposable
                         return;
                     }
                     if (!await ProcessFrameAsync(frame)) return;
+                    replyWillAck = SessionOrder.ReplyExpected(frame.Command, _flags);
                     if (_draining && !InMessage) break;
                 }
+                // The MTA sends nothing more until it has our reply, and that reply carries the ACK. Otherwise
+                // (a command without reply last, or a frame cut short) it may be waiting for the ACK: send it.
+                if (!replyWillAck || buffer.Length > 0) _quickAck?.AcknowledgeNow();
                 if (result.IsCompleted)
                 {
                     if (buffer.Length > 0)

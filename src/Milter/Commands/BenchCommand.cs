@@ -21,6 +21,7 @@ public static class BenchCommand
 
     public static async Task<int> ExecuteAsync(string[] args)
     {
+        Hosting.InlineSocketCompletions.Enable();
         var cl = new CommandLine("bench", args, new HashSet<string> { "json" });
         var specText = cl.Require("connect");
         if (!ListenSpec.TryParse(specText, out var spec, out var specError))

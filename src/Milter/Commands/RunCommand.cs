@@ -12,6 +12,7 @@ public static class RunCommand
 {
     public static async Task<int> ExecuteAsync(string[] args)
     {
+        Hosting.InlineSocketCompletions.Enable();
         var cl = new CommandLine("run", args, new HashSet<string>());
         var configFile = cl.Get("config");
         var listen = cl.GetAll("listen");

@@ -43,6 +43,7 @@ internal sealed class AuthFilter : MilterHandlerBase
     private FilterServices _services;
     private OutboundSigning? _signing;
     private InboundChecks? _inbound;
+    private AuthorDomain? _author;
     private string _verdict = "continue";
 
     public AuthFilter(FilterServicesHolder holder)
@@ -243,8 +244,13 @@ internal sealed class AuthFilter : MilterHandlerBase
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>The RFC5322.From domain of the current message, parsed once (the headers are complete from
+    /// end of headers on; the cache is cleared with the message).</summary>
+    private AuthorDomain Author => _author ??= AuthorDomain.FromHeaders(_state.Headers);
+
     private void ResetMessage()
     {
+        _author = null;
         _inbound?.Dispose();
         _inbound = null;
         _verdict = "continue";
@@ -261,7 +267,7 @@ internal sealed class AuthFilter : MilterHandlerBase
         var authenticated = _state.Authenticated && s.Options.Signing.SignAuthenticated;
         if (!internalClient && !authenticated) return;
         if (s.Keys.Count == 0) return;
-        var author = AuthorDomain.FromHeaders(_state.Headers);
+        var author = Author;
         if (author.Status != AuthorStatus.Ok)
         {
             Logger.LogWarning("message from={MailFrom} client={Client}: not signed: {Problem}", _state.MailFrom ?? "-",
@@ -284,7 +290,6 @@ internal sealed class AuthFilter : MilterHandlerBase
     {
         var elapsed = _state.StartTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_state.StartTimestamp);
         var queueId = context.GetMacro("i");
-        var signedText = signed.Count == 0 ? "-" : string.Join(',', signed.Select(x => $"{x.Domain}/{x.Selector}/{x.Algorithm}"));
         if (error is not null)
         {
             Logger.LogError(
@@ -292,8 +297,10 @@ internal sealed class AuthFilter : MilterHandlerBase
                 queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, error,
                 elapsed.TotalMilliseconds);
         }
-        else
+        else if (Logger.IsEnabled(LogLevel.Information))
         {
+            // Guarded: the arguments (joins, boxing) cost more than the filter's own work on a busy server.
+            var signedText = signed.Count == 0 ? "-" : string.Join(',', signed.Select(x => $"{x.Domain}/{x.Selector}/{x.Algorithm}"));
             Logger.LogInformation(
                 "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} signed={Signed} results=\"{Results}\" forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
                 queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, signedText,
@@ -307,6 +314,11 @@ internal sealed class AuthFilter : MilterHandlerBase
                 InboundChecks.MailFromAddress(_state.MailFrom), null, dmarcResult, _inbound.DkimResults, _inbound.SpfResult,
                 applied == dmarcResult.Disposition ? null : applied));
         }
+        if (_services.VerificationLog is null && !Logger.IsEnabled(LogLevel.Debug))
+        {
+            ResetMessage();
+            return response;
+        }
         var record = new VerificationRecord
         {
             Time = _services.Time.GetUtcNow(),
@@ -315,7 +327,7 @@ internal sealed class AuthFilter : MilterHandlerBase
             ClientName = _state.ClientName,
             Helo = _state.Helo,
             MailFrom = _state.MailFrom,
-            FromDomain = AuthorDomain.FromHeaders(_state.Headers).Domain,
+            FromDomain = (_inbound?.Author ?? Author).Domain,
             Signed = signed,
             Dkim = _inbound?.DkimEntries() ?? [],
             Spf = _inbound?.SpfEntry(),
