@@ -3,6 +3,7 @@ using System.Net;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
+using Milter.MailAuth.Dns;
 using Milter.Protocol.Server;
 
 namespace Milter.Configuration;
@@ -141,7 +142,8 @@ public static partial class ConfigLoader
 
         for (var i = 0; i < o.Dns.Servers!.Length; i++)
         {
-            if (!DnsServerSpec.TryParse(o.Dns.Servers[i], out _))
+            // One parser for resolver addresses: the one the resolver itself uses.
+            if (!DnsResolverOptions.TryParseServer(o.Dns.Servers[i], out _, out _))
                 throw new ConfigException($"Dns:Servers:{i}", o.Dns.Servers[i], "expected HOST[:PORT] with HOST an IP address, e.g. 127.0.0.1:53 or [::1]:53");
         }
         Range("Dns:TimeoutMs", o.Dns.TimeoutMs, 100, 60_000);

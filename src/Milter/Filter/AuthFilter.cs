@@ -141,7 +141,7 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     public override ValueTask<MilterResponse> OnEndOfHeadersAsync(MilterContext context, CancellationToken cancellationToken)
     {
-        if (_inbound is not null) _inbound.StartDkim(_state.Headers);
+        if (_inbound is not null) _inbound.StartDkim(_state.Headers, Author);
         else StartSigningIfOutbound();
         return MilterResponse.ContinueTask;
     }
@@ -183,20 +183,24 @@ internal sealed class AuthFilter : MilterHandlerBase
 
             // Forged Authentication-Results with our authserv-id: delete them, the last one first
             // (Postfix renumbers after each delete).
-            var forged = ForgedHeaderFinder.Find(_state.Headers.Select(h => (h.Name, Encoding.Latin1.GetString(h.Value))), authservId);
+            // Only the Authentication-Results fields are decoded (their occurrence numbers count only them).
+            var forged = ForgedHeaderFinder.Find(_state.Headers
+                .Where(h => h.Name.Equals(AuthResultsHeader, StringComparison.OrdinalIgnoreCase))
+                .Select(h => (h.Name, Encoding.Latin1.GetString(h.Value))), authservId);
             foreach (var occurrence in forged)
                 modifier.DeleteHeader(AuthResultsHeader, occurrence);
 
-            if (_inbound is not null && DmarcEnforcement(context, modifier) is { } enforced)
+            var clauses = _inbound?.AuthResults() ?? [];
+            if (_inbound is not null && DmarcEnforcement(context, modifier, clauses) is { } enforced)
                 return enforced;
 
             if (_inbound is not null && _services.Options.Spf.AddReceivedSpfHeader && _inbound.SpfResult is { } spfResult)
                 modifier.InsertHeader(0, "Received-SPF", HeaderBytes.ToMilterValue(ReceivedSpfHeader.Build(spfResult, authservId), leadingSpace));
 
             // RFC 8601 2.2: "none" when no method was applied (outbound mail).
-            var value = AuthenticationResultsWriter.Format(authservId, _inbound?.AuthResults() ?? []);
+            var value = AuthenticationResultsWriter.Format(authservId, clauses);
             modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
-            return Finish(context, MilterResponse.Continue, _verdict, signed, forged.Count, null, value);
+            return Finish(context, MilterResponse.Continue, _verdict, signed, forged.Count, null, value, clauses);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -211,18 +215,18 @@ internal sealed class AuthFilter : MilterHandlerBase
     /// quarantine one whose disposition is quarantine. Never on temperror (RFC 9989 5.3: mail is not rejected
     /// on a transient failure) and never for outbound mail (not evaluated). Returns null to continue.
     /// </summary>
-    private MilterResponse? DmarcEnforcement(MilterContext context, IMessageModifier modifier)
+    private MilterResponse? DmarcEnforcement(MilterContext context, IMessageModifier modifier, IReadOnlyList<AuthMethodResult> clauses)
     {
         var o = _services.Options.Dmarc;
         var author = _inbound!.Author;
         if (o.RejectInvalidFrom && author is { Status: not AuthorStatus.Ok })
             return Finish(context, MilterResponse.Reply("550", "5.7.1", OneLine($"Message rejected: {author.Problem}; exactly one From address is required")),
-                "reject", [], 0, null);
+                "reject", [], 0, null, clauses: clauses);
         if (_inbound.DmarcResult is not { Result: DmarcResultCode.Fail } dmarc) return null;
         if (dmarc.Disposition == DmarcDisposition.Reject && o.RejectOnFailure)
             return Finish(context, MilterResponse.Reply("550", "5.7.1",
                 OneLine($"Message rejected by the DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain} (From domain {dmarc.AuthorDomain} is not authenticated)")),
-                "reject", [], 0, null);
+                "reject", [], 0, null, clauses: clauses);
         if (dmarc.Disposition == DmarcDisposition.Quarantine && o.QuarantineOnFailure
             && (context.Actions & MilterActions.Quarantine) != 0)
         {
@@ -286,7 +290,8 @@ internal sealed class AuthFilter : MilterHandlerBase
     }
 
     private MilterResponse Finish(MilterContext context, MilterResponse response, string verdict,
-        IReadOnlyList<SignedEntry> signed, int forgedRemoved, string? error, string? authResults = null)
+        IReadOnlyList<SignedEntry> signed, int forgedRemoved, string? error, string? authResults = null,
+        IReadOnlyList<AuthMethodResult>? clauses = null)
     {
         var elapsed = _state.StartTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_state.StartTimestamp);
         var queueId = context.GetMacro("i");
@@ -304,7 +309,7 @@ internal sealed class AuthFilter : MilterHandlerBase
             Logger.LogInformation(
                 "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} signed={Signed} results=\"{Results}\" forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
                 queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, signedText,
-                _inbound is null ? "none" : string.Join(' ', _inbound.AuthResults().Select(r => $"{r.Method}={r.Result}")), forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
+                clauses is null or { Count: 0 } ? "none" : string.Join(' ', clauses.Select(r => $"{r.Method}={r.Result}")), forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
         }
         if (_inbound?.DmarcResult is { } dmarcResult && _services.ReportStore is { } store)
         {
@@ -327,7 +332,7 @@ internal sealed class AuthFilter : MilterHandlerBase
             ClientName = _state.ClientName,
             Helo = _state.Helo,
             MailFrom = _state.MailFrom,
-            FromDomain = (_inbound?.Author ?? Author).Domain,
+            FromDomain = Author.Domain,
             Signed = signed,
             Dkim = _inbound?.DkimEntries() ?? [],
             Spf = _inbound?.SpfEntry(),

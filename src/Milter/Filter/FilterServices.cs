@@ -18,26 +18,10 @@ internal sealed class FilterServices
         IDnsResolver? dns = null, DmarcReportStore? reportStore = null)
     {
         ReportStore = reportStore;
-        Dns = dns ?? DnsClientResolver.CreateCached(new DnsResolverOptions
-        {
-            Servers = options.Dns.Servers ?? [],
-            Timeout = TimeSpan.FromMilliseconds(options.Dns.TimeoutMs),
-        }, time);
-        Verifier = new DkimVerifier(Dns, new DkimVerifierOptions
-        {
-            MinimumKeyBits = options.Verification.MinimumKeyBits,
-            MaxSignatures = options.Verification.MaxSignatures,
-        }, time);
-        Dmarc = new DmarcEvaluator(Dns, new DmarcOptions
-        {
-            Mode = options.Dmarc.Mode == "rfc7489" ? DmarcMode.Rfc7489 : DmarcMode.Rfc9989,
-            PublicSuffixListPath = string.IsNullOrEmpty(options.Dmarc.PublicSuffixListPath) ? null : options.Dmarc.PublicSuffixListPath,
-        });
-        Spf = new SpfChecker(Dns, new SpfOptions
-        {
-            ReceiverName = options.AuthservId!,
-            CheckTimeout = TimeSpan.FromMilliseconds(options.Spf.TimeoutMs),
-        }, time);
+        Dns = dns ?? DnsClientResolver.CreateCached(options.ToDnsResolverOptions(), time);
+        Verifier = new DkimVerifier(Dns, options.ToDkimVerifierOptions(), time);
+        Dmarc = new DmarcEvaluator(Dns, options.ToDmarcOptions());
+        Spf = new SpfChecker(Dns, options.ToSpfOptions(), time);
         Options = options;
         Keys = keys;
         Logger = logger;

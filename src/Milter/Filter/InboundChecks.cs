@@ -28,7 +28,7 @@ internal sealed class InboundChecks : IDisposable
 
     public SpfResult? SpfResult { get; private set; }
     public DmarcResult? DmarcResult { get; private set; }
-    /// <summary>The RFC5322.From author, known from end of headers.</summary>
+    /// <summary>The RFC5322.From author (parsed once by the filter), known from end of headers.</summary>
     public AuthorDomain? Author { get; private set; }
     public IReadOnlyList<DkimVerificationResult> DkimResults { get; private set; } = [];
 
@@ -49,9 +49,9 @@ internal sealed class InboundChecks : IDisposable
         return SpfResult;
     }
 
-    public void StartDkim(IReadOnlyList<(string Name, byte[] Value)> headers)
+    public void StartDkim(IReadOnlyList<(string Name, byte[] Value)> headers, AuthorDomain author)
     {
-        Author = AuthorDomain.FromHeaders(headers);
+        Author = author;
         _dkim = _services.Verifier.CreateContext();
         foreach (var (name, value) in headers)
             _dkim.AddHeader(Encoding.ASCII.GetBytes(name), value);
