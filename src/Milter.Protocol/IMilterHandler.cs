@@ -23,7 +23,7 @@ public interface IMilterHandler
     ValueTask<MilterResponse> OnDataAsync(MilterContext context, CancellationToken cancellationToken);
     /// <summary>One header. <paramref name="rawValue"/> holds the exact value bytes (with HDR_LEADSPC
     /// negotiated: everything after the colon, leading space and folding line breaks included). Postfix sends the
-    /// folding line breaks as bare LF ("a\n b", observed with Postfix 3.x), so DKIM code must restore CRLF. It is a copy the handler may keep.</summary>
+    /// folding line breaks as bare LF ("a\n b", observed with Postfix 3.x), so a handler that needs the wire bytes must restore CRLF. It is a copy the handler may keep.</summary>
     ValueTask<MilterResponse> OnHeaderAsync(MilterContext context, string name, byte[] rawValue, CancellationToken cancellationToken);
     ValueTask<MilterResponse> OnEndOfHeadersAsync(MilterContext context, CancellationToken cancellationToken);
     /// <summary>A body chunk (CRLF line ends, at most 64 KiB). Only valid during the call.</summary>

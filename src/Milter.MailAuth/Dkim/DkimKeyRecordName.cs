@@ -1,4 +1,4 @@
-using System.Globalization;
+using Milter.MailAuth.Dns;
 
 namespace Milter.MailAuth.Dkim;
 
@@ -9,8 +9,8 @@ public static class DkimKeyRecordName
     /// <summary>The DNS name to query (A-labels, lower case, no trailing dot), or null when it cannot be formed.</summary>
     public static string? For(string selector, string domain)
     {
-        string? d = ToAscii(domain);
-        string? s = ToAscii(selector);
+        string? d = DnsNames.ToALabels(domain);
+        string? s = DnsNames.ToALabels(selector);
         if (d is null || s is null)
         {
             return null;
@@ -68,30 +68,5 @@ public static class DkimKeyRecordName
             }
         }
         return labelLength > 0;
-    }
-
-    private static string? ToAscii(string name)
-    {
-        bool ascii = true;
-        foreach (char c in name)
-        {
-            if (c > '\x7f')
-            {
-                ascii = false;
-                break;
-            }
-        }
-        if (ascii)
-        {
-            return name.ToLowerInvariant();
-        }
-        try
-        {
-            return new IdnMapping().GetAscii(name).ToLowerInvariant();
-        }
-        catch (Exception e) when (e is ArgumentException or PlatformNotSupportedException)
-        {
-            return null;
-        }
     }
 }

@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text;
+using Milter.MailAuth.Dns;
 
 namespace Milter.MailAuth.Dmarc;
 
@@ -8,8 +7,6 @@ public static class DmarcDomain
 {
     public const int MaxNameLength = 253;
     public const int MaxLabelLength = 63;
-
-    private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = false };
 
     /// <summary>
     /// The comparable form of a domain (RFC 9989 3.2.10 / RFC 4343): U-labels converted to A-labels, lower case,
@@ -23,23 +20,8 @@ public static class DmarcDomain
         var span = domain.AsSpan().Trim().Trim('.');
         if (span.IsEmpty)
             return null;
-        string name;
-        if (Ascii.IsValid(span))
-        {
-            name = span.ToString().ToLowerInvariant();
-        }
-        else
-        {
-            try
-            {
-                name = Idn.GetAscii(span.ToString()).ToLowerInvariant();
-            }
-            catch (ArgumentException)
-            {
-                return null;
-            }
-        }
-        return IsValidName(name) ? name : null;
+        var name = DnsNames.ToALabels(span.ToString());
+        return name is not null && IsValidName(name) ? name : null;
     }
 
     private static bool IsValidName(string name)
@@ -76,10 +58,4 @@ public static class DmarcDomain
         }
         return name[(index + 1)..];
     }
-
-    /// <summary>Whether <paramref name="name"/> equals <paramref name="ancestor"/> or lies below it (both normalized).</summary>
-    public static bool IsAtOrBelow(string name, string ancestor) =>
-        name.Length == ancestor.Length
-            ? string.Equals(name, ancestor, StringComparison.Ordinal)
-            : name.Length > ancestor.Length && name[^(ancestor.Length + 1)] == '.' && name.EndsWith(ancestor, StringComparison.Ordinal);
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -8,6 +9,8 @@ namespace Milter.MailAuth.Dns;
 public static class DnsNames
 {
     private const string HexDigits = "0123456789abcdef";
+
+    private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = false };
 
     /// <summary>The reverse-lookup name of an address, without trailing dot:
     /// "4.3.2.1.in-addr.arpa" or 32 nibbles + ".ip6.arpa" (RFC 1035 3.5, RFC 3596 2.5).</summary>
@@ -48,4 +51,20 @@ public static class DnsNames
     /// <summary>Removes one trailing dot, if present.</summary>
     public static string TrimTrailingDot(string name) =>
         name.Length > 1 && name[^1] == '.' ? name[..^1] : name == "." ? "" : name;
+
+    /// <summary>A name in A-labels and lower case (RFC 5891 U-labels converted), or null when a label cannot be
+    /// converted. No other validation: callers check label syntax and length themselves.</summary>
+    public static string? ToALabels(string name)
+    {
+        if (Ascii.IsValid(name))
+            return name.ToLowerInvariant();
+        try
+        {
+            return Idn.GetAscii(name).ToLowerInvariant();
+        }
+        catch (Exception e) when (e is ArgumentException or PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
 }

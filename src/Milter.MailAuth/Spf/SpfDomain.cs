@@ -1,3 +1,4 @@
+using Milter.MailAuth.Dns;
 using System.Net;
 using System.Net.Sockets;
 
@@ -96,16 +97,14 @@ internal static class SpfDomain
     /// <summary>True when <paramref name="name"/> equals <paramref name="domain"/> or is a subdomain of it (case-insensitive).</summary>
     public static bool IsSameOrSubdomain(string name, string domain)
     {
-        name = TrimDot(name);
-        domain = TrimDot(domain);
+        name = DnsNames.TrimTrailingDot(name);
+        domain = DnsNames.TrimTrailingDot(domain);
         if (name.Equals(domain, StringComparison.OrdinalIgnoreCase))
             return true;
         return name.Length > domain.Length + 1
                && name[name.Length - domain.Length - 1] == '.'
                && name.EndsWith(domain, StringComparison.OrdinalIgnoreCase);
     }
-
-    private static string TrimDot(string s) => s.Length > 0 && s[^1] == '.' ? s[..^1] : s;
 
     /// <summary>ip4-network: four decimal octets, no leading zeros (RFC 7208 5.6).</summary>
     public static bool TryParseIp4Network(ReadOnlySpan<char> text, out IPAddress? address)

@@ -74,9 +74,7 @@ public sealed partial class MilterSession
     private async ValueTask<MilterResponse> StageAsync(byte command, ReadOnlyMemory<byte> data, bool replyExpected)
     {
         if (_connectionFailed || (_messageFailed && InMessage)) return MilterResponse.Tempfail;
-        var stage = SessionOrder.Stage(command);
-        var wanted = (_capabilities.Stages & stage) != 0;
-        if (command == MilterCommand.Body && _skipBody) wanted = false;
+        var wanted = Wants(command);
 
         var call = Parse(command, data, out var error);
         if (error is not null)
@@ -96,6 +94,10 @@ public sealed partial class MilterSession
         if (command == MilterCommand.Body && response.Kind == MilterResponseKind.Skip) _skipBody = true;
         return response;
     }
+
+    /// <summary>True when the handler asked for this command's stage (body chunks: and has not answered SKIP).</summary>
+    private bool Wants(byte command)
+        => (_capabilities.Stages & SessionOrder.Stage(command)) != 0 && !(command == MilterCommand.Body && _skipBody);
 
     private void MarkFailed()
     {

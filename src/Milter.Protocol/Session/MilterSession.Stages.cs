@@ -102,7 +102,7 @@ public sealed partial class MilterSession
         {
             final = MilterResponse.Tempfail;
         }
-        else if (!data.IsEmpty && (_capabilities.Stages & MilterStages.Body) != 0 && !_skipBody)
+        else if (!data.IsEmpty && Wants(MilterCommand.Body))
         {
             var chunk = await InvokeAsync(new StageCall(this, MilterCommand.Body, Chunk: data),
                 static (c, ct) => c.Session.CallHandler(c, ct), replyExpected: true, MilterCommand.BodyEob);

@@ -14,7 +14,6 @@ public ref struct PayloadReader
 
     public readonly int Remaining => _data.Length - _pos;
     public readonly bool End => _pos >= _data.Length;
-    public readonly ReadOnlySpan<byte> Rest => _data[_pos..];
 
     public bool TryReadByte(out byte value)
     {
