@@ -82,11 +82,7 @@ public sealed class PostfixInboundTests
 
     private static XClientAttributes Outside(string ip = "192.0.2.25") => new(Addr: ip, Name: "mail.sender.test", Helo: "mail.sender.test");
 
-    private static string Headers(byte[] file)
-    {
-        var text = Encoding.ASCII.GetString(SmtpSink.StripSinkHeaders(file));
-        return text[..text.IndexOf("\r\n\r\n", StringComparison.Ordinal)];
-    }
+    private static string Headers(byte[] file) => MailText.SinkHeaders(file);
 
     /// <summary>The one Authentication-Results header with our id, unfolded.</summary>
     private static string OurAuthResults(string headers)

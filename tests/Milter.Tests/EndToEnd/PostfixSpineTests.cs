@@ -16,7 +16,6 @@ public sealed class PostfixSpineTests
 
     private static string Relayed(byte[] file) => Encoding.ASCII.GetString(SmtpSink.StripSinkHeaders(file));
 
-    private static string HeaderBlock(string message) => message[..message.IndexOf("\r\n\r\n", StringComparison.Ordinal)];
 
     [Theory]
     [InlineData("inet")]
@@ -52,7 +51,7 @@ public sealed class PostfixSpineTests
                          "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@example.test\r\n";
             var sent = await postfix.SendAsync("alice@example.test", ["bob@example.org"], Message("first", forged));
             Assert.True(sent.Accepted, sent.Transcript + "\n" + daemon.Output);
-            var headers = HeaderBlock(Relayed(Assert.Single(await postfix.Sink!.WaitForMessagesAsync(1, Wait))));
+            var headers = MailText.HeaderBlock(Relayed(Assert.Single(await postfix.Sink!.WaitForMessagesAsync(1, Wait))));
             var ours = headers.Split("\r\n").Where(l => l.StartsWith("Authentication-Results: mx.e2e.test", StringComparison.Ordinal)).ToList();
             Assert.Equal(["Authentication-Results: mx.e2e.test; none"], ours);
             Assert.Contains("Authentication-Results: other.example; spf=pass", headers, StringComparison.Ordinal);
