@@ -42,7 +42,7 @@ public static class CheckCommand
         {
             throw new UsageException("check: --authserv-id: " + e.Message);
         }
-        var evaluation = new InboundEvaluation(CliDns.CreateResolver(dns, config), new InboundEvaluationOptions
+        var evaluation = new InboundEvaluation(CliDns.CreateResolver(options), new InboundEvaluationOptions
         {
             Spf = new SpfOptions { ReceiverName = authservId, CheckTimeout = TimeSpan.FromMilliseconds(options.Spf.TimeoutMs) },
             Dkim = new DkimVerifierOptions
@@ -57,13 +57,8 @@ public static class CheckCommand
             },
         });
 
-        var raw = await SignCommand.ReadStdinAsync();
-        if (raw is null)
-        {
-            Console.Error.WriteLine($"milter: check: the message is larger than {SignCommand.MaxMessageBytes} bytes");
-            return Program.ExitCheckFailed;
-        }
-        var message = RawMessageParser.NormalizeLineEndings(raw);
+        var message = await CliStdin.ReadMessageAsync("check");
+        if (message is null) return Program.ExitCheckFailed;
         InboundOutcome outcome;
         using (var cts = new CancellationTokenSource(OverallTimeout))
         {

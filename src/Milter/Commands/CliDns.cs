@@ -7,9 +7,12 @@ namespace Milter.Commands;
 /// (the --config file or the embedded default, plus MILTER_ environment), else the system resolver.</summary>
 internal static class CliDns
 {
-    public static DnsClientResolver CreateResolver(string? dnsOption, string? configFile)
+    public static DnsClientResolver CreateResolver(string? dnsOption, string? configFile) =>
+        CreateResolver(ConfigLoader.Load(configFile, listen: null, dnsServers: dnsOption));
+
+    /// <summary>The resolver for options a command has loaded already (with its --dns as dnsServers).</summary>
+    public static DnsClientResolver CreateResolver(MilterOptions options)
     {
-        var options = ConfigLoader.Load(configFile, listen: null, dnsServers: dnsOption);
         return new DnsClientResolver(new DnsResolverOptions
         {
             Servers = options.Dns.Servers ?? [],

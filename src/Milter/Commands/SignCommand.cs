@@ -7,9 +7,6 @@ namespace Milter.Commands;
 /// DKIM-Signature field at the top.</summary>
 public static class SignCommand
 {
-    /// <summary>Largest message read from stdin.</summary>
-    public const int MaxMessageBytes = 64 * 1024 * 1024;
-
     public static async Task<int> ExecuteAsync(string[] args)
     {
         var cl = new CommandLine("sign", args, new HashSet<string>());
@@ -51,13 +48,8 @@ public static class SignCommand
             throw new UsageException("sign: " + e.Message);
         }
 
-        var raw = await ReadStdinAsync();
-        if (raw is null)
-        {
-            Console.Error.WriteLine($"milter: sign: the message is larger than {MaxMessageBytes} bytes");
-            return Program.ExitCheckFailed;
-        }
-        var message = RawMessageParser.NormalizeLineEndings(raw);
+        var message = await CliStdin.ReadMessageAsync("sign");
+        if (message is null) return Program.ExitCheckFailed;
         var parsed = RawMessageParser.Parse(message);
         if (parsed.Headers.Count == 0)
         {
@@ -79,20 +71,5 @@ public static class SignCommand
         await stdout.WriteAsync(signed);
         await stdout.FlushAsync();
         return Program.ExitOk;
-    }
-
-    /// <summary>All of stdin, or null when it is larger than <see cref="MaxMessageBytes"/>.</summary>
-    internal static async Task<byte[]?> ReadStdinAsync()
-    {
-        await using var stdin = Console.OpenStandardInput();
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int n;
-        while ((n = await stdin.ReadAsync(chunk)) > 0)
-        {
-            if (buffer.Length + n > MaxMessageBytes) return null;
-            buffer.Write(chunk, 0, n);
-        }
-        return buffer.ToArray();
     }
 }

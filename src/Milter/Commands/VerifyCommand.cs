@@ -30,19 +30,14 @@ public static class VerifyCommand
         {
             throw new UsageException("verify: --authserv-id: " + e.Message);
         }
-        var verifier = new DkimVerifier(CliDns.CreateResolver(dns, config), new DkimVerifierOptions
+        var verifier = new DkimVerifier(CliDns.CreateResolver(options), new DkimVerifierOptions
         {
             MinimumKeyBits = options.Verification.MinimumKeyBits,
             MaxSignatures = options.Verification.MaxSignatures,
         });
 
-        var raw = await SignCommand.ReadStdinAsync();
-        if (raw is null)
-        {
-            Console.Error.WriteLine($"milter: verify: the message is larger than {SignCommand.MaxMessageBytes} bytes");
-            return Program.ExitCheckFailed;
-        }
-        var message = RawMessageParser.NormalizeLineEndings(raw);
+        var message = await CliStdin.ReadMessageAsync("verify");
+        if (message is null) return Program.ExitCheckFailed;
         IReadOnlyList<DkimVerificationResult> results;
         using (var cts = new CancellationTokenSource(timeoutMs))
         {

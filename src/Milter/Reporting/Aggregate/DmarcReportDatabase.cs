@@ -109,14 +109,17 @@ internal sealed class DmarcReportDatabase : IDisposable
         "dkim", "spf_domain", "spf_scope", "spf_result", "spf_human",
     ];
 
+    private static readonly string InsertSql =
+        $"INSERT INTO evaluations ({string.Join(", ", Columns)}) VALUES ({string.Join(", ", Columns.Select(c => "$" + c))});";
+
     /// <summary>Inserts the records in one transaction.</summary>
     public void Insert(IReadOnlyList<DmarcEvaluationRecord> records)
     {
         using var tx = _connection.BeginTransaction(deferred: false);
         using var command = _connection.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = $"INSERT INTO evaluations ({string.Join(", ", Columns)}) VALUES ({string.Join(", ", Columns.Select(c => "$" + c))});";
-        var parameters = Columns.ToDictionary(c => c, c => command.Parameters.Add(new SqliteParameter("$" + c, null)));
+        command.CommandText = InsertSql;
+        var parameters = Columns.Select(c => command.Parameters.Add(new SqliteParameter("$" + c, null))).ToArray();
         command.Prepare();
         foreach (var r in records)
         {
@@ -129,7 +132,7 @@ internal sealed class DmarcReportDatabase : IDisposable
                 r.Spf?.Result, r.Spf?.HumanResult,
             ];
             for (int i = 0; i < Columns.Length; i++)
-                parameters[Columns[i]].Value = values[i] ?? DBNull.Value;
+                parameters[i].Value = values[i] ?? DBNull.Value;
             command.ExecuteNonQuery();
         }
         tx.Commit();
