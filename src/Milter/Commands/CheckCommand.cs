@@ -44,17 +44,9 @@ public static class CheckCommand
         }
         var evaluation = new InboundEvaluation(CliDns.CreateResolver(options), new InboundEvaluationOptions
         {
-            Spf = new SpfOptions { ReceiverName = authservId, CheckTimeout = TimeSpan.FromMilliseconds(options.Spf.TimeoutMs) },
-            Dkim = new DkimVerifierOptions
-            {
-                MinimumKeyBits = options.Verification.MinimumKeyBits,
-                MaxSignatures = options.Verification.MaxSignatures,
-            },
-            Dmarc = new DmarcOptions
-            {
-                Mode = options.Dmarc.Mode == "rfc7489" ? DmarcMode.Rfc7489 : DmarcMode.Rfc9989,
-                PublicSuffixListPath = string.IsNullOrEmpty(options.Dmarc.PublicSuffixListPath) ? null : options.Dmarc.PublicSuffixListPath,
-            },
+            Spf = options.ToSpfOptions() with { ReceiverName = authservId },
+            Dkim = options.ToDkimVerifierOptions(),
+            Dmarc = options.ToDmarcOptions(),
         });
 
         var message = await CliStdin.ReadMessageAsync("check");

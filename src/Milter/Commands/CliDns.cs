@@ -13,11 +13,6 @@ internal static class CliDns
     /// <summary>The resolver for options a command has loaded already (with its --dns as dnsServers).</summary>
     public static DnsClientResolver CreateResolver(MilterOptions options)
     {
-        return new DnsClientResolver(new DnsResolverOptions
-        {
-            Servers = options.Dns.Servers ?? [],
-            Timeout = TimeSpan.FromMilliseconds(options.Dns.TimeoutMs),
-            CacheEntries = 0,
-        });
+        return new DnsClientResolver(options.ToDnsResolverOptions() with { CacheEntries = 0 });
     }
 }

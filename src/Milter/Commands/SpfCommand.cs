@@ -26,7 +26,7 @@ public static class SpfCommand
             throw new UsageException("spf: --helo must not be empty");
 
         var options = ConfigLoader.Load(config, listen: null, dnsServers: dns);
-        var checker = new SpfChecker(CliDns.CreateResolver(options), new SpfOptions { ReceiverName = options.AuthservId! },
+        var checker = new SpfChecker(CliDns.CreateResolver(options), options.ToSpfOptions(),
             TimeProvider.System);
         var result = await checker.CheckMailFromAsync(ip, mailFrom, helo, CancellationToken.None);
         if (json)

@@ -30,11 +30,7 @@ public static class VerifyCommand
         {
             throw new UsageException("verify: --authserv-id: " + e.Message);
         }
-        var verifier = new DkimVerifier(CliDns.CreateResolver(options), new DkimVerifierOptions
-        {
-            MinimumKeyBits = options.Verification.MinimumKeyBits,
-            MaxSignatures = options.Verification.MaxSignatures,
-        });
+        var verifier = new DkimVerifier(CliDns.CreateResolver(options), options.ToDkimVerifierOptions());
 
         var message = await CliStdin.ReadMessageAsync("verify");
         if (message is null) return Program.ExitCheckFailed;
