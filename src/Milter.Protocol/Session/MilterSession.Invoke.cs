@@ -11,8 +11,8 @@ public sealed partial class MilterSession
     private Task? _abandoned;
 
     /// <summary>
-    /// Calls the handler with a token that fires after HandlerTimeout (or at shutdown). A call that
-    /// completes synchronously costs nothing extra. A slow one gets SMFIR_PROGRESS every ProgressInterval
+    /// Calls the handler with a token that fires HandlerTimeout after the call went asynchronous (or at
+    /// shutdown). A call that completes synchronously costs nothing extra. A slow one gets SMFIR_PROGRESS every ProgressInterval
     /// when the MTA waits for a reply (so its command timeout does not fire during a slow DNS lookup).
     /// Returns null when the handler threw or timed out (logged); the caller answers TEMPFAIL.
     /// A handler that ignores its token past the timeout is abandoned and awaited before the next call.
@@ -22,11 +22,13 @@ public sealed partial class MilterSession
     {
         await AwaitAbandonedAsync();
         var cts = _callCts ??= CancellationTokenSource.CreateLinkedTokenSource(_sessionToken);
-        cts.CancelAfter(_options.HandlerTimeout);
         try
         {
             var pending = call(state, cts.Token);
             if (pending.IsCompletedSuccessfully) return pending.Result;
+            // The timer is armed only once the call has gone asynchronous (its synchronous part is CPU work
+            // on data already received): most stages complete at once and then cost no timer work at all.
+            cts.CancelAfter(_options.HandlerTimeout);
             return await WaitWithProgressAsync(pending.AsTask(), replyExpected);
         }
         catch (OperationCanceledException) when (_sessionToken.IsCancellationRequested)

@@ -27,7 +27,10 @@ internal sealed class AuthFilter : MilterHandlerBase
     {
         Stages = MilterStages.Connect | MilterStages.Helo | MilterStages.MailFrom | MilterStages.Headers
                  | MilterStages.EndOfHeaders | MilterStages.Body,
-        NoReplyStages = MilterStages.Connect | MilterStages.Helo | MilterStages.Headers | MilterStages.EndOfHeaders | MilterStages.Body,
+        // MAIL only records the sender and starts SPF: no reply, so the MTA does not wait a round trip for it
+        // (a handler failure there still answers TEMPFAIL at end of message).
+        NoReplyStages = MilterStages.Connect | MilterStages.Helo | MilterStages.MailFrom | MilterStages.Headers
+                        | MilterStages.EndOfHeaders | MilterStages.Body,
         Actions = MilterActions.AddHeaders | MilterActions.ChangeHeaders | MilterActions.Quarantine,
         HeaderLeadingSpace = true,
         Macros = new Dictionary<MacroStage, IReadOnlyList<string>>

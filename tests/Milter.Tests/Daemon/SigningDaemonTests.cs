@@ -38,6 +38,29 @@ public sealed class SigningDaemonTests(ITestOutputHelper output)
         => r.Modifications.Count(m => m.Kind == MilterResponseCode.InsertHeader && m.Name == name);
 
     [Fact]
+    public async Task The_daemon_asks_for_no_reply_at_every_stage_but_end_of_message_and_still_signs()
+    {
+        await using var lab = await SigningLab.StartAsync(ed25519: false);
+        var port = FreePort.Next();
+        await using var daemon = await MilterDaemon.StartAsync(["--config", lab.ConfigPath, "--listen", $"inet:{port}@127.0.0.1"]);
+        await using var client = await MilterClient.ConnectAsync(ListenSpec.Parse($"inet:{port}@127.0.0.1"), TimeSpan.FromSeconds(10));
+        var negotiated = await client.NegotiateAsync();
+        // Each reply the MTA waits for is a round trip per message: only end of message needs one (SPF
+        // enforcement, off here, adds RCPT).
+        foreach (var flag in new[] { MilterProtocolFlags.NoReplyConnect, MilterProtocolFlags.NoReplyHelo, MilterProtocolFlags.NoReplyMail,
+                     MilterProtocolFlags.NoReplyHeader, MilterProtocolFlags.NoReplyEoh, MilterProtocolFlags.NoReplyBody,
+                     MilterProtocolFlags.NoRcpt, MilterProtocolFlags.NoData })
+        {
+            Assert.True(negotiated.Has(flag), $"{flag} not negotiated: {negotiated.ProtocolFlags}");
+        }
+        await client.ConnectAsync("client.example.test", ConnectFamily.IPv4, 25000, "127.0.0.1");
+        await client.HeloAsync("client.example.test");
+        var result = await client.SendMessageAsync(Tx([H("From", "Alice <alice@example.test>"), H("Subject", "ok")]));
+        Assert.Equal(MilterResponseCode.Continue, result.Reply.Code);
+        Assert.Equal(1, Inserted(result, "DKIM-Signature"));
+    }
+
+    [Fact]
     public async Task No_From_or_two_From_headers_are_not_signed_and_logged_while_a_normal_message_is()
     {
         await using var lab = await SigningLab.StartAsync(ed25519: false);
