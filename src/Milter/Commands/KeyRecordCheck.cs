@@ -34,7 +34,8 @@ internal static class KeyRecordCheck
         var publicKeyText = string.Concat(p.Where(c => !char.IsWhiteSpace(c)));
         if (publicKeyText.Length == 0)
             return Fail($"key revoked: the record at {recordName} has an empty p= (RFC 6376 3.6.1)");
-        var recordType = tags["k"] ?? "rsa";
+        // Tag values are compared as the verifier compares them: k= without regard to case.
+        var recordType = (tags["k"] ?? "rsa").ToLowerInvariant();
         if (recordType is not ("rsa" or "ed25519"))
             return Fail($"unsupported key type k={recordType} in the record at {recordName}");
         var keyType = key.KeyType == DkimKeyType.Rsa ? "rsa" : "ed25519";

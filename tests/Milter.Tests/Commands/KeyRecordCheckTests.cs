@@ -35,6 +35,27 @@ public sealed class KeyRecordCheckTests : IDisposable
         Assert.True(Rsa($"k=rsa;p={p}").Ok);
     }
 
+    /// <summary>testkey says ok exactly when the verifier would use the record with this key's algorithm.</summary>
+    [Theory]
+    [InlineData("v=DKIM1; k=RSA; p={0}")]
+    [InlineData("v=DKIM1; k=Rsa; h=SHA256; s=EMAIL; p={0}")]
+    [InlineData("v=DKIM1; k=rsa; h=sha1; p={0}")]
+    [InlineData("v=DKIM1; k=dsa; p={0}")]
+    [InlineData("v=DKIM1; s=tls; p={0}")]
+    [InlineData("v=DKIM1; s=*; p={0}")]
+    [InlineData("v=dkim1; p={0}")]
+    [InlineData("p={0}; v=DKIM1")]
+    [InlineData("v=DKIM1; p=")]
+    [InlineData("v=DKIM1; k=ed25519; p={0}")]
+    public void Testkey_agrees_with_the_verifier_on_record_syntax(string template)
+    {
+        var record = string.Format(System.Globalization.CultureInfo.InvariantCulture, template, _rsa.PublicKeyBase64);
+        var parsed = DkimKeyRecord.Parse(record);
+        var verifierUses = parsed.Key is { } key && key.Suits(DkimSignatureAlgorithm.RsaSha256, out _);
+        var result = Rsa(record);
+        Assert.True(verifierUses == result.Ok, $"verifier uses it: {verifierUses} ({parsed.Error}); testkey: {result.Message}");
+    }
+
     [Fact]
     public void A_bare_pkcs1_rsa_public_key_is_accepted()
     {
