@@ -1,11 +1,12 @@
 using System.Text;
 using System.Text.Json;
+using Milter.Configuration;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
 
 namespace Milter.Commands;
 
-/// <summary>`milter dmarc --domain D [--json] [--mode rfc9989|rfc7489]`: the DMARC record that applies to D, where
+/// <summary>`milter dmarc --domain D [--json] [--mode rfc9989|rfc7489]` (default: the config's Dmarc:Mode): the DMARC record that applies to D, where
 /// policy discovery found it (every name queried), its tags with defaults filled in, D's Organizational Domain and
 /// the policy (p, sp or np) that applies to mail from D. Exit 0 when a record applies, 1 when none does, 3 on a
 /// temporary DNS failure, 2 for bad usage (an invalid domain included).</summary>
@@ -16,19 +17,31 @@ public static class DmarcCommand
         var cl = new CommandLine("dmarc", args, new HashSet<string> { "json" });
         var domain = cl.Require("domain");
         var json = cl.Flag("json");
-        var modeText = cl.Get("mode") ?? "rfc9989";
+        var modeText = cl.Get("mode");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
         cl.EnsureAllUsed();
-        var mode = modeText.ToLowerInvariant() switch
-        {
-            "rfc9989" => DmarcMode.Rfc9989,
-            "rfc7489" => DmarcMode.Rfc7489,
-            _ => throw new UsageException($"dmarc: --mode must be rfc9989 or rfc7489, not '{modeText}'"),
-        };
 
-        var resolver = CliDns.CreateResolver(dns, config);
-        var lookup = await new DmarcEvaluator(resolver, new DmarcOptions { Mode = mode }).DiscoverAsync(domain, CancellationToken.None);
+        // The config (--config, or the embedded default with MILTER_ environment) gives Dmarc:Mode and the
+        // Public Suffix List the daemon uses; --mode overrides the mode.
+        var options = ConfigLoader.Load(config, listen: null, dnsServers: dns);
+        var dmarcOptions = options.ToDmarcOptions();
+        if (modeText is not null)
+        {
+            dmarcOptions = dmarcOptions with
+            {
+                Mode = modeText.ToLowerInvariant() switch
+                {
+                    "rfc9989" => DmarcMode.Rfc9989,
+                    "rfc7489" => DmarcMode.Rfc7489,
+                    _ => throw new UsageException($"dmarc: --mode must be rfc9989 or rfc7489, not '{modeText}'"),
+                },
+            };
+        }
+        var mode = dmarcOptions.Mode;
+
+        var resolver = CliDns.CreateResolver(options);
+        var lookup = await new DmarcEvaluator(resolver, dmarcOptions).DiscoverAsync(domain, CancellationToken.None);
         if (lookup.Status == DmarcLookupStatus.PermError)
             throw new UsageException($"dmarc: --domain '{domain}' is not a valid domain name");
         var applied = lookup.Status == DmarcLookupStatus.Found

@@ -86,6 +86,22 @@ public sealed class DmarcCommandTests(DmarcCliFixture lab)
     }
 
     [Fact]
+    public async Task The_mode_comes_from_the_config_unless_mode_is_given()
+    {
+        using var dir = new Milter.TestKit.TempDir("dmarc-mode");
+        var config = Path.Combine(dir.Path, "milter.json");
+        await File.WriteAllTextAsync(config, """{ "Dmarc": { "Mode": "rfc7489" } }""");
+
+        var (code, stdout, stderr) = await DmarcAsync("sub.org.dmarctld", "--config", config);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal("discovery: psl (rfc7489)", Lines(stdout)[1]);
+
+        (code, stdout, stderr) = await DmarcAsync("sub.org.dmarctld", "--config", config, "--mode", "rfc9989");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal("discovery: treewalk (rfc9989)", Lines(stdout)[1]);
+    }
+
+    [Fact]
     public async Task Rfc7489_mode_uses_the_public_suffix_list_and_shows_pct_rf_ri()
     {
         var (code, stdout, stderr) = await DmarcAsync("sub.org.dmarctld", "--mode", "rfc7489");
