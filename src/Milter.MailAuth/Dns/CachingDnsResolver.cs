@@ -7,7 +7,8 @@ namespace Milter.MailAuth.Dns;
 /// clamped to [<see cref="DnsResolverOptions.MinimumCacheTtl"/>, <see cref="DnsResolverOptions.MaximumCacheTtl"/>];
 /// NXDOMAIN and NODATA for the answer's negative TTL capped by <see cref="DnsResolverOptions.NegativeCacheTtl"/>;
 /// temporary failures (timeout, SERVFAIL, other errors) are never kept. At most
-/// <see cref="DnsResolverOptions.CacheEntries"/> answers; the least recently used goes first. Thread-safe.
+/// <see cref="DnsResolverOptions.CacheEntries"/> answers; the least recently used goes first. Callers asking
+/// for a name whose query is in flight share that query. Thread-safe.
 /// </summary>
 public sealed class CachingDnsResolver : IDnsResolver
 {
@@ -17,6 +18,7 @@ public sealed class CachingDnsResolver : IDnsResolver
     private readonly object _lock = new();
     private readonly Dictionary<(char Type, string Name), LinkedListNode<Entry>> _entries = new();
     private readonly LinkedList<Entry> _lru = new();
+    private readonly Dictionary<(char Type, string Name), Task> _inFlight = new();
 
     private sealed record Entry((char Type, string Name) Key, object Answer, long ExpiresAtTicks);
 
@@ -53,6 +55,8 @@ public sealed class CachingDnsResolver : IDnsResolver
             return await query(cancellationToken);
         var key = (type, name.ToLowerInvariant());
         long now = _time.GetTimestamp();
+        TaskCompletionSource<DnsAnswer<T>>? owned = null;
+        Task<DnsAnswer<T>> pending;
         lock (_lock)
         {
             if (_entries.TryGetValue(key, out var node))
@@ -66,15 +70,46 @@ public sealed class CachingDnsResolver : IDnsResolver
                 _lru.Remove(node);
                 _entries.Remove(key);
             }
-        }
-
-        var answer = await query(cancellationToken);
-        var keep = Lifetime(answer);
-        if (keep > TimeSpan.Zero)
-        {
-            long expires = _time.GetTimestamp() + (long)(keep.TotalSeconds * _time.TimestampFrequency);
-            lock (_lock)
+            if (_inFlight.TryGetValue(key, out var running))
             {
+                pending = (Task<DnsAnswer<T>>)running;
+            }
+            else
+            {
+                owned = new TaskCompletionSource<DnsAnswer<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                pending = owned.Task;
+                _inFlight[key] = pending;
+            }
+        }
+        // The query runs once for every caller that asks while it is in flight (a burst of messages signed
+        // by one domain costs one lookup), so it is not tied to the first caller's token: each caller stops
+        // waiting at its own cancellation, and the resolver's own timeout bounds the query.
+        if (owned is not null)
+            _ = RunQueryAsync(key, query, owned);
+        return await pending.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunQueryAsync<T>((char Type, string Name) key, Func<CancellationToken, Task<DnsAnswer<T>>> query,
+        TaskCompletionSource<DnsAnswer<T>> completion)
+    {
+        DnsAnswer<T> answer;
+        try
+        {
+            answer = await query(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            lock (_lock) _inFlight.Remove(key);
+            completion.SetException(ex);
+            return;
+        }
+        var keep = Lifetime(answer);
+        lock (_lock)
+        {
+            _inFlight.Remove(key);
+            if (keep > TimeSpan.Zero)
+            {
+                long expires = _time.GetTimestamp() + (long)(keep.TotalSeconds * _time.TimestampFrequency);
                 if (_entries.Remove(key, out var old))
                     _lru.Remove(old);
                 while (_entries.Count >= _options.CacheEntries && _lru.Last is { } last)
@@ -85,7 +120,7 @@ public sealed class CachingDnsResolver : IDnsResolver
                 _entries[key] = _lru.AddFirst(new Entry(key, answer, expires));
             }
         }
-        return answer;
+        completion.SetResult(answer);
     }
 
     private TimeSpan Lifetime<T>(DnsAnswer<T> answer)

@@ -142,6 +142,58 @@ public sealed class CachingDnsResolverTests
         Assert.Equal(4, _inner.Queries);
     }
 
+    /// <summary>Answers TXT queries only when the test releases them, counting the queries that reach it.</summary>
+    private sealed class GatedResolver : IDnsResolver
+    {
+        private int _queries;
+        public TaskCompletionSource<DnsAnswer<string>> Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Queries => Volatile.Read(ref _queries);
+
+        public Task<DnsAnswer<string>> GetTxtAsync(string name, CancellationToken ct)
+        {
+            Interlocked.Increment(ref _queries);
+            return Gate.Task;
+        }
+
+        public Task<DnsAnswer<IPAddress>> GetAddressesAsync(string name, bool ipv6, CancellationToken ct) => throw new NotSupportedException();
+        public Task<DnsAnswer<MxRecord>> GetMxAsync(string name, CancellationToken ct) => throw new NotSupportedException();
+        public Task<DnsAnswer<string>> GetPtrAsync(IPAddress address, CancellationToken ct) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task Callers_share_a_query_in_flight_and_each_stops_waiting_at_its_own_cancellation()
+    {
+        var inner = new GatedResolver();
+        var cache = new CachingDnsResolver(inner, Options, _time);
+        using var impatient = new CancellationTokenSource();
+        var waiting = Enumerable.Range(0, 5).Select(_ => cache.GetTxtAsync("k._domainkey.example", default)).ToList();
+        var cancelled = cache.GetTxtAsync("K._domainkey.example", impatient.Token);
+        Assert.Equal(1, inner.Queries);
+
+        await impatient.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.All(waiting, t => Assert.False(t.IsCompleted));
+
+        inner.Gate.SetResult(DnsAnswer<string>.Of("v=DKIM1; p=") with { Ttl = TimeSpan.FromSeconds(60) });
+        foreach (var answer in await Task.WhenAll(waiting))
+            Assert.Equal("v=DKIM1; p=", answer.Records[0]);
+        await cache.GetTxtAsync("k._domainkey.example", default); // now cached
+        Assert.Equal(1, inner.Queries);
+    }
+
+    [Fact]
+    public async Task A_temporary_failure_in_flight_is_shared_but_not_kept()
+    {
+        var inner = new GatedResolver();
+        var cache = new CachingDnsResolver(inner, Options, _time);
+        var first = cache.GetTxtAsync("a.example", default);
+        var second = cache.GetTxtAsync("a.example", default);
+        inner.Gate.SetResult(DnsAnswer<string>.TimedOut);
+        Assert.Same(await first, await second);
+        _ = cache.GetTxtAsync("a.example", default);
+        Assert.Equal(2, inner.Queries);
+    }
+
     [Fact]
     public async Task Zero_entries_turns_the_cache_off()
     {

@@ -141,6 +141,21 @@ public sealed class DnsClientResolverKnotTests(KnotZonesFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Concurrent_lookups_of_one_name_through_the_cache_send_one_query()
+    {
+        // A proxy in front of Knot counts the queries that reach the server.
+        await using var proxy = await BlackholeDnsServer.StartAsync(new IPEndPoint(IPAddress.Loopback, fixture.Knot.Port), []);
+        var resolver = DnsClientResolver.CreateCached(new DnsResolverOptions
+        {
+            Servers = [$"127.0.0.1:{proxy.Port}"],
+            Timeout = TimeSpan.FromSeconds(2),
+        }, TimeProvider.System);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => resolver.GetTxtAsync("sel._domainkey.example.test", default))));
+        Assert.All(answers, a => Assert.Equal(KnotZonesFixture.DkimKeyRecord, Assert.Single(a.Records)));
+        Assert.Equal(1, proxy.QueriesForwarded);
+    }
+
+    [Fact]
     public async Task Server_that_never_answers_times_out_within_the_configured_time()
     {
         await using var blackhole = await BlackholeDnsServer.StartAsync();
