@@ -6,13 +6,14 @@
 # messages/s runs from the start of smtp-source until the sink has counted every message (queue drained).
 #
 # Environment: BENCH_POSTFIX_MESSAGES (2000) per run, BENCH_POSTFIX_SLOW_MESSAGES (SLOW_MESSAGES) for
-# OpenDKIM over TCP, BENCH_POSTFIX_ROUNDS (3), BENCH_POSTFIX_CORE (empty): the core for Postfix, smtp-source
-# and smtp-sink, or empty to let them run on any core; the milter is pinned to DAEMON_CORE as elsewhere.
+# OpenDKIM over TCP, BENCH_POSTFIX_ROUNDS (3), BENCH_POSTFIX_CORE (CLIENT_CORE): the core for Postfix,
+# smtp-source and smtp-sink, or "any" to let them run on both cores; the milter is on DAEMON_CORE as elsewhere.
 
 PF_MESSAGES=${BENCH_POSTFIX_MESSAGES:-2000}
 PF_SLOW_MESSAGES=${BENCH_POSTFIX_SLOW_MESSAGES:-$SLOW_MESSAGES}
 PF_ROUNDS=${BENCH_POSTFIX_ROUNDS:-3}
-PF_CORE=${BENCH_POSTFIX_CORE:-}
+PF_CORE=${BENCH_POSTFIX_CORE:-$CLIENT_CORE}
+[[ $PF_CORE == any ]] && PF_CORE=""
 readonly PF_SIZE=2048 PF_FROM="bench@$DOMAIN" PF_TO=rcpt@example.net
 PF_DIR="$WORK/postfix"
 PF_RESULTS="$WORK/postfix.tsv"
