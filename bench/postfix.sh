@@ -35,7 +35,10 @@ pf_start_sink() {
     rm -rf "$PF_DIR/sink"
     mkdir -p "$PF_DIR/sink"
     chown postfix "$PF_DIR/sink" # smtp-sink writes as user postfix (-u, required as root)
-    pf_pinned smtp-sink -u postfix -c -D "$PF_DIR/sink/dump" "127.0.0.1:$SINK_PORT" 512 >"$PF_DIR/sink/counter" 2>&1 &
+    # not through pf_pinned: a function in the background is a subshell, and $! must be smtp-sink itself
+    local pin=()
+    [[ -z $PF_CORE ]] || pin=(taskset -c "$PF_CORE")
+    "${pin[@]}" smtp-sink -u postfix -c -D "$PF_DIR/sink/dump" "127.0.0.1:$SINK_PORT" 512 >"$PF_DIR/sink/counter" 2>&1 &
     SINK_PID=$!
     PIDS+=("$SINK_PID")
     wait_for "smtp-sink on $SINK_PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$SINK_PORT"
