@@ -2,6 +2,8 @@
 # Shared by the bench scripts (sourced, not run): the RSA-2048 key, the Knot server publishing it, and
 # starting Milter, OpenDKIM and rspamd pinned to DAEMON_CORE. start_NAME TRANSPORT sets DAEMON_PID and SPEC.
 # Needs lib/common.sh, WORK, DOMAIN, SELECTOR, DAEMON_CORE, MILTER_DLL and PIDS.
+# MILTER_EXTRA_JSON (optional): members added to Milter's JSON configuration by one part of the benchmark,
+# e.g. '"Server": { "MaxConnections": 1500 }'.
 
 # ---------- key and DNS ----------
 setup_key_and_dns() {
@@ -61,7 +63,8 @@ start_milter() {
     "InternalHosts": [ "127.0.0.1" ]
   },
   "Spf": { "Enabled": false },
-  "Dmarc": { "Enabled": false },
+  "Dmarc": { "Enabled": false },${MILTER_EXTRA_JSON:+
+  $MILTER_EXTRA_JSON,}
   "Reports": { "DataDirectory": "$WORK/milter-data" }
 }
 EOF
