@@ -123,6 +123,10 @@ async def main(spec, count):
     complete = handshakes.done()
     if not complete:
         handshakes.cancel()
+        try:
+            await handshakes
+        except asyncio.CancelledError:
+            pass
     print(json.dumps({**counts, "complete": complete, "seconds": round(time.monotonic() - started, 1),
                       "errors": errors}), flush=True)
 

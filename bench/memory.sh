@@ -37,7 +37,14 @@ socket_fds() { # open sockets of the daemon and its children (listeners included
 bench_json() { # bench_json MODE SIZE N CONCURRENCY: one `milter bench` run on the client core, its JSON
     local args
     mapfile -t args < <(bench_args "$@")
-    taskset -c "$CLIENT_CORE" dotnet "$MILTER_DLL" "${args[@]}" --timeout-ms 300000
+    taskset -c "$CLIENT_CORE" dotnet "$MILTER_DLL" "${args[@]}" --timeout-ms 300000 2>"$WORK/bench.err"
+}
+
+failure_detail() { # failure_detail NAME CLIENT_ERR: the last words of the client and of the daemon's log
+    local client daemon
+    client=$(grep -v '^ *at ' "$2" 2>/dev/null | tail -1)
+    daemon=$(grep -v -E 'no actions defined|no symbol groups|is loading configuration' "$WORK/$1.log" 2>/dev/null | tail -1)
+    echo ", client said: ${client:-nothing}; $1 log: ${daemon:-nothing}" | tr '\t|' '  ' | cut -c1-400
 }
 
 # Start NAME over TRANSPORT and warm it up (JIT, pools, DNS cache): 300 signed and 300 verified 2 KB messages.
@@ -58,6 +65,7 @@ idle_run() { # idle_run NAME TRANSPORT
     local name=$1 transport=$2 out="$WORK/idle.out" before during after sockets client i summary alive
     start_warm "$name" "$transport"
     before=$(mem_kb "$DAEMON_PID" VmRSS)
+    : >"$out" # empty before the client starts: the wait below must not see the previous run's line
     taskset -c "$CLIENT_CORE" /usr/bin/python3 "$REPO/bench/idle-connections.py" "$SPEC" "$IDLE_CONNECTIONS" \
         >"$out" 2>"$WORK/idle.err" &
     client=$!
@@ -85,19 +93,20 @@ idle_run() { # idle_run NAME TRANSPORT
     seconds=$(jq -r 'if .complete then "in \(.seconds) s" else "NOT DONE after \(.seconds) s" end' <<<"$summary" 2>/dev/null)
     note="OPTNEG replies ${optneg:-?}/$IDLE_CONNECTIONS, HELO answered ${helo:-?} ${seconds:-?}, still open at the end ${alive:-?}, daemon sockets while held $sockets"
     [[ $errors && $errors != "{}" ]] && note+=", client errors $errors"
-    [[ -s $WORK/idle.err ]] && note+=", client: $(tail -1 "$WORK/idle.err")"
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then note+=", DAEMON EXITED"; fi
     [[ ${helo:-0} -eq $IDLE_CONNECTIONS && ${alive:-0} -eq $IDLE_CONNECTIONS ]] || ok=0
+    ((ok)) || note+=$(failure_detail "$name" "$WORK/idle.err")
     record "$name" "$transport" "$IDLE_CONNECTIONS idle connections" "$before" "$during" "$after" "$ok" "$note"
     stop_daemon
 }
 
 # ---------- one 50 MB message ----------
 big_run() { # big_run NAME TRANSPORT MODE
-    local name=$1 transport=$2 mode=$3 before peak after json
+    local name=$1 transport=$2 mode=$3 before peak after json pids
     start_warm "$name" "$transport"
     reset_peak "$DAEMON_PID"
     before=$(mem_kb "$DAEMON_PID" VmRSS)
+    pids=$(daemon_pids "$DAEMON_PID" | xargs)
     json=$(bench_json "$mode" "$BIG_MESSAGE" 1 1) || log "$name $transport $mode 50 MB: errors reported"
     peak=$(mem_kb "$DAEMON_PID" VmHWM)
     sleep "$SETTLE_SECONDS"
@@ -110,16 +119,21 @@ big_run() { # big_run NAME TRANSPORT MODE
     [[ $completed == 1 && $errors == 0 && $added == 1 ]] || ok=0
     local note="completed ${completed:-0}, errors ${errors:-?}, ${what%Inserted} added ${added:-0}"
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then note+=", DAEMON EXITED"; fi
+    # a worker that died during the message takes its peak with it: say so
+    [[ $(daemon_pids "$DAEMON_PID" | xargs) == "$pids" ]] || note+=", processes changed ($pids -> $(daemon_pids "$DAEMON_PID" | xargs))"
+    ((ok)) || note+=$(failure_detail "$name" "$WORK/bench.err")
     record "$name" "$transport" "50 MB message, $mode" "$before" "$peak" "$after" "$ok" "$note"
     stop_daemon
 }
 
 memory_bench() {
     # 1,000 Postfix sessions are at Milter's default Server:MaxConnections (1000): allow a margin, so that a
-    # health probe or a stray connection does not turn the last ones away. (All three daemons take a 50 MB
-    # message with their configuration of lib/daemons.sh.)
-    # shellcheck disable=SC2034 # read by start_milter (lib/daemons.sh)
-    local MILTER_EXTRA_JSON="\"Server\": { \"MaxConnections\": $((IDLE_CONNECTIONS + 500)) }"
+    # health probe or a stray connection does not turn the last ones away. rspamd (3.4) scans a 50 MB message
+    # in 2 to 3 s on an idle core; past its task_timeout (8 s by default), e.g. on a busy machine, its proxy
+    # worker crashed (SIGSEGV in symcache_runtime::process_symbols) and was not restarted: give it 120 s.
+    # shellcheck disable=SC2034 # read by start_milter and start_rspamd (lib/daemons.sh)
+    local MILTER_EXTRA_JSON="\"Server\": { \"MaxConnections\": $((IDLE_CONNECTIONS + 500)) }" \
+        RSPAMD_EXTRA_OPTIONS="task_timeout = 120s;"
     local daemon transport mode
     for daemon in $DAEMONS; do
         for transport in tcp unix; do
