@@ -59,8 +59,8 @@ spot_check() { # spot_check NAME TRANSPORT
 }
 
 # ---------- one measured run ----------
-bench_args() { # bench_args MODE SIZE N
-    local args=(bench --connect "$SPEC" --messages "$3" --concurrency "$CONCURRENCY" --size "$2" --mode "$1" --json)
+bench_args() { # bench_args MODE SIZE N [CONCURRENCY]
+    local args=(bench --connect "$SPEC" --messages "$3" --concurrency "${4:-$CONCURRENCY}" --size "$2" --mode "$1" --json)
     if [[ $1 == sign ]]; then
         args+=(--domain "$DOMAIN")
     else

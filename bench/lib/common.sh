@@ -9,10 +9,13 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# utime+stime in clock ticks of a process and its direct children (rspamd forks its workers).
+# A daemon and its direct children (rspamd forks its workers), one PID a line.
+daemon_pids() { echo "$1"; ps -o pid= --ppid "$1" 2>/dev/null || true; }
+
+# utime+stime in clock ticks of a process and its direct children.
 cpu_ticks() {
     local pid=$1 total=0 p stat
-    for p in "$pid" $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+    for p in $(daemon_pids "$pid"); do
         stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
         stat=${stat##*) }
         # after "pid (comm) ": field 3 is state, so utime (14) and stime (15) are the 12th and 13th words
@@ -34,16 +37,20 @@ wait_for() { # wait_for DESCRIPTION COMMAND...: up to 30 s
 
 milter() { dotnet "$MILTER_DLL" "$@"; }
 
-check() { # check DESCRIPTION VALUE OP(ge) THRESHOLD
-    local desc=$1 value=$2 threshold=$3
+# A target line: DESCRIPTION VALUE OP THRESHOLD, OP ">=" or "<"; an empty VALUE prints n/a.
+target_line() {
+    local desc=$1 value=$2 op=$3 threshold=$4
     if [[ -z $value || $value == inf ]]; then
-        printf '%-62s %10s  (needs %s)  n/a\n' "$desc" "${value:-missing}" "$threshold"
+        printf '%-62s %10s  (needs %s %s)  n/a\n' "$desc" "${value:-missing}" "$op" "$threshold"
         return
     fi
     local verdict
-    verdict=$(awk -v v="$value" -v t="$threshold" 'BEGIN { print (v >= t) ? "MET" : "MISSED" }')
-    printf '%-62s %10s  (needs >= %s)  %s\n' "$desc" "$value" "$threshold" "$verdict"
+    verdict=$(awk -v v="$value" -v t="$threshold" -v op="$op" \
+        'BEGIN { ok = (op == "<") ? (v < t) : (v >= t); print ok ? "MET" : "MISSED" }')
+    printf '%-62s %10s  (needs %s %s)  %s\n' "$desc" "$value" "$op" "$threshold" "$verdict"
 }
+check() { target_line "$1" "$2" ">=" "$3"; }       # check DESCRIPTION VALUE THRESHOLD: VALUE >= THRESHOLD
+check_below() { target_line "$1" "$2" "<" "$3"; }  # check_below DESCRIPTION VALUE THRESHOLD: VALUE < THRESHOLD
 
 ratio() { # ratio A B -> A/B with 2 decimals, empty when either is missing
     [[ -n $1 && -n $2 && $1 != inf && $2 != inf && $2 != 0 ]] || return 0

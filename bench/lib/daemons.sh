@@ -2,6 +2,8 @@
 # Shared by the bench scripts (sourced, not run): the RSA-2048 key, the Knot server publishing it, and
 # starting Milter, OpenDKIM and rspamd pinned to DAEMON_CORE. start_NAME TRANSPORT sets DAEMON_PID and SPEC.
 # Needs lib/common.sh, WORK, DOMAIN, SELECTOR, DAEMON_CORE, MILTER_DLL and PIDS.
+# Optional extra configuration for one part of the benchmark: MILTER_EXTRA_JSON (members added to Milter's
+# JSON object, e.g. '"Server": { "MaxConnections": 1500 }') and RSPAMD_EXTRA_OPTIONS (lines in options {}).
 
 # ---------- key and DNS ----------
 setup_key_and_dns() {
@@ -61,7 +63,8 @@ start_milter() {
     "InternalHosts": [ "127.0.0.1" ]
   },
   "Spf": { "Enabled": false },
-  "Dmarc": { "Enabled": false },
+  "Dmarc": { "Enabled": false },${MILTER_EXTRA_JSON:+
+  $MILTER_EXTRA_JSON,}
   "Reports": { "DataDirectory": "$WORK/milter-data" }
 }
 EOF
@@ -110,6 +113,7 @@ options {
   control_socket = "$WORK/rspamd/db/control.sock mode=0600";
   tempdir = "$WORK/rspamd";
   dns { nameserver = ["127.0.0.1:$DNS_PORT"]; timeout = 1s; retransmits = 2; }
+  ${RSPAMD_EXTRA_OPTIONS:-}
 }
 modules { path = "$WORK/rspamd/plugins"; }
 logging { type = "console"; level = "error"; }
