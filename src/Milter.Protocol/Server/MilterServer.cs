@@ -190,7 +190,9 @@ public sealed class MilterServer : IAsyncDisposable
             var tcp = spec.Kind != ListenKind.Unix;
             if (tcp) socket.NoDelay = true;
             await using var stream = new MilterNetworkStream(socket, quickAck: tcp);
-            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true));
+            // Zero-byte reads: an idle connection waits for data without a buffer and rents one only when
+            // bytes arrive (a 64 KB buffer held per idle connection put 1,000 idle connections at ~115 MB RSS).
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
             handler = _handlerFactory();
             using var session = new MilterSession(handler, reader, stream, _options, _sessionLogger, connection.Id);
             connection.Session = session;
