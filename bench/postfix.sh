@@ -8,10 +8,12 @@
 # Environment: BENCH_POSTFIX_MESSAGES (2000) per run, BENCH_POSTFIX_SLOW_MESSAGES (SLOW_MESSAGES) for
 # OpenDKIM over TCP, BENCH_POSTFIX_ROUNDS (3), BENCH_POSTFIX_CORE (CLIENT_CORE): the core for Postfix,
 # smtp-source and smtp-sink, or "any" to let them run on both cores; the milter is on DAEMON_CORE as elsewhere.
+# BENCH_POSTFIX_PERF (unset): a folder for a `perf record` of Postfix's core during each measured run.
 
 PF_MESSAGES=${BENCH_POSTFIX_MESSAGES:-2000}
 PF_SLOW_MESSAGES=${BENCH_POSTFIX_SLOW_MESSAGES:-$SLOW_MESSAGES}
 PF_ROUNDS=${BENCH_POSTFIX_ROUNDS:-3}
+PF_PERF=${BENCH_POSTFIX_PERF:-}
 PF_CORE=${BENCH_POSTFIX_CORE:-$CLIENT_CORE}
 [[ $PF_CORE == any ]] && PF_CORE=""
 readonly PF_SIZE=2048 PF_FROM="bench@$DOMAIN" PF_TO=rcpt@example.net
@@ -235,6 +237,7 @@ pf_run() { # pf_run NAME TRANSPORT COUNT: NAME is none, milter or opendkim
     local name=$1 transport=$2 n=$3 milters="" warm status=ok
     if [[ $name != none ]]; then
         "start_$name" "$transport"
+        warm_up "$name" "$transport"
         if [[ $SPEC == unix:* ]]; then
             chmod 666 "${SPEC#unix:}" # smtpd connects as user postfix
             milters=$SPEC
@@ -251,10 +254,19 @@ pf_run() { # pf_run NAME TRANSPORT COUNT: NAME is none, milter or opendkim
 
     local d0 d1 p0 p1 t0 t1
     d0=$(cpu_ticks "${DAEMON_PID:-$$}") p0=$(pf_cpu_ticks) t0=$(date +%s.%N)
+    local perfpid=""
+    if [[ -n $PF_PERF ]]; then # profile Postfix's core (every core when unpinned) during the measured run
+        local cpus=(-a)
+        [[ -z $PF_CORE ]] || cpus=(-C "$PF_CORE")
+        perf record "${cpus[@]}" -F 1999 -g -o "$PF_PERF/$name-$transport-$(date +%H%M%S).data" >/dev/null 2>&1 &
+        perfpid=$!
+        sleep 0.3
+    fi
     pf_source "$n" >"$PF_DIR/source.log" 2>&1 || status="smtp-source: $(tr '\r\n' '  ' <"$PF_DIR/source.log" | tail -c 200)"
     # bounded: 30 s plus 20 ms per message (50 messages/s at least)
     wait_for_sink $((warm + n)) $((30 + n / 50)) || status="only $(($(sink_count) - warm)) of $n arrived"
     t1=$(date +%s.%N) d1=$(cpu_ticks "${DAEMON_PID:-$$}") p1=$(pf_cpu_ticks)
+    [[ -z $perfpid ]] || { kill -INT "$perfpid"; wait "$perfpid" || true; }
 
     local got rate dcpu=- dms=- pms delays signed
     got=$(($(sink_count) - warm))
@@ -283,6 +295,15 @@ postfix_bench() {
     chmod 711 "$WORK"
     mkdir -p "$PF_DIR"
     chmod 755 "$PF_DIR"
+    # Queue, sink dump and logs on a tmpfs: on ext4 without a journal (this machine's root) creating a file
+    # skips every inode deleted in the last minutes (ext4 recently_deleted), so Postfix's queue files got
+    # dearer with every run and whichever variant ran later paid for the ones before it.
+    if mount -t tmpfs -o size=1g,mode=755 milter-bench-postfix "$PF_DIR" 2>/dev/null; then
+        PF_TMPFS=yes
+    else
+        PF_TMPFS=no
+        log "postfix: could not mount a tmpfs on $PF_DIR (not root?): the queue is on $(stat -f -c %T "$PF_DIR")"
+    fi
     PF_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
     local round
     for ((round = 1; round <= PF_ROUNDS; round++)); do
@@ -294,6 +315,7 @@ postfix_bench() {
         pf_run opendkim tcp "$PF_SLOW_MESSAGES"
     done
     PF_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+    [[ $PF_TMPFS == no ]] || umount "$PF_DIR"
 }
 
 # ---------- report ----------

@@ -35,6 +35,7 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    umount "$WORK/postfix" 2>/dev/null || true # bench/postfix.sh mounts a tmpfs there
     rm -rf "$WORK"
 }
 trap cleanup EXIT
