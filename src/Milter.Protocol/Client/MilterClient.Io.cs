@@ -55,6 +55,11 @@ public sealed partial class MilterClient
         if ((flags & no) != 0) return MilterReply.Continue;
         using var cts = Deadline(ct);
         Prepare(command, macros, write);
+        if ((flags & noReply) != 0 && BatchNoReplyCommands && _out.Length < MaxHeldBytes)
+        {
+            _held = true;
+            return MilterReply.Continue;
+        }
         await SendAsync(cts.Token);
         if ((flags & noReply) != 0) return MilterReply.Continue;
         while (true)
@@ -65,10 +70,10 @@ public sealed partial class MilterClient
         }
     }
 
-    /// <summary>The MACRO frame (if any) and the command frame, built for one send.</summary>
+    /// <summary>The MACRO frame (if any) and the command frame, built for one send (after any held frames).</summary>
     private void Prepare(byte command, IReadOnlyDictionary<string, string>? macros, Action<FrameBuilder>? write)
     {
-        _out.Reset();
+        if (!_held) _out.Reset();
         if (macros is { Count: > 0 })
         {
             _out.Begin(MilterCommand.Macro).WriteByte(command);
@@ -89,6 +94,7 @@ public sealed partial class MilterClient
 
     private async Task SendAsync(CancellationToken ct)
     {
+        _held = false;
         await _stream.WriteAsync(_out.WrittenMemory, ct);
     }
 

@@ -21,6 +21,7 @@ public sealed partial class MilterClient : IAsyncDisposable
     private readonly PipeReader _reader;
     private readonly TimeSpan _timeout;
     private readonly FrameBuilder _out = new();
+    private bool _held; // frames in _out not yet written (BatchNoReplyCommands)
 
     private MilterClient(Socket socket, TimeSpan timeout)
     {
@@ -31,6 +32,16 @@ public sealed partial class MilterClient : IAsyncDisposable
     }
 
     public NegotiatedOptions? Negotiated { get; private set; }
+
+    /// <summary>Like Postfix (whose milter client writes into a stream buffer that goes out when it waits for
+    /// a reply): a command the filter asked not to answer (NR_*) is held and leaves with the next command that
+    /// awaits a reply (or ends the session), so a whole message can go in one write. Held bytes are sent once
+    /// they reach <see cref="MaxHeldBytes"/>; held frames still unsent at dispose are dropped. Off by default:
+    /// each command is written when it is called.</summary>
+    public bool BatchNoReplyCommands { get; set; }
+
+    /// <summary>With <see cref="BatchNoReplyCommands"/>, the held bytes that force a write (Postfix's chunk size).</summary>
+    public const int MaxHeldBytes = 64 * 1024;
 
     public static async Task<MilterClient> ConnectAsync(ListenSpec spec, TimeSpan timeout, CancellationToken ct = default)
     {
@@ -69,6 +80,7 @@ public sealed partial class MilterClient : IAsyncDisposable
     {
         using var cts = Deadline(ct);
         _out.Reset();
+        _held = false;
         _out.Begin(MilterCommand.OptNeg).WriteUInt32(version).WriteUInt32((uint)actions).WriteUInt32((uint)offered).End();
         await SendAsync(cts.Token);
         var (code, data) = await ReadFrameAsync(cts.Token);

@@ -59,6 +59,8 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
     private async Task<MilterClient> OpenAsync(CancellationToken ct)
     {
         var client = await MilterClient.ConnectAsync(_options.Connect, _options.Timeout, ct);
+        // As Postfix does: commands without a reply (NR_*) leave with the next one that awaits a reply.
+        client.BatchNoReplyCommands = true;
         try
         {
             // MilterClient's defaults are Postfix 3.x's offer: version 6, SMFIF_* 0x1FF, SMFIP_* 0x1FFFFF.
