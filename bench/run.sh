@@ -6,7 +6,8 @@
 # A benchmark, not a test: CI does not run it. Run as root from the repository root: bench/run.sh
 #
 # Environment: BENCH_MESSAGES (3000) per run (a third at 100 KB, three times it to verify),
-# BENCH_SLOW_MESSAGES (400) for OpenDKIM over TCP (it stalls on delayed ACKs, ~60/s), BENCH_SIZES ("2048 102400"), BENCH_DAEMONS ("milter opendkim rspamd"),
+# BENCH_SLOW_MESSAGES (400) for OpenDKIM over TCP (it stalls on delayed ACKs, ~60/s), BENCH_SIZES
+# ("2048 102400"), BENCH_DAEMONS ("milter opendkim rspamd"),
 # BENCH_WARMUP_SECONDS (20) of traffic after each daemon start before any measurement (see warm_up),
 # BENCH_SKIP_BUILD=1 to reuse the Release build, BENCH_PARTS ("milters postfix memory"): milters is the
 # table above, postfix the end-to-end runs through a real Postfix (bench/postfix.sh), memory the RSS
