@@ -103,29 +103,8 @@ milter_default_action = tempfail
 smtpd_milters = $1
 non_smtpd_milters =
 EOF
-    cat >"$etc/master.cf" <<EOF
-127.0.0.1:$SMTPD_PORT inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-proxywrite unix - - n -  1 proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+    # the test Postfix's master.cf (tests/Milter.TestKit), with smtpd on 127.0.0.1:SMTPD_PORT
+    sed "s/{SMTPD_PORT}/$SMTPD_PORT/" "$REPO/tests/Milter.TestKit/Postfix/master.cf" >"$etc/master.cf"
 }
 
 pf_start() { # pf_start SMTPD_MILTERS: sink, then Postfix; waits for smtpd's 220

@@ -64,31 +64,17 @@ public static class PostfixConfig
         return p;
     }
 
-    /// <summary>Every service chroot-off (n), smtpd on 127.0.0.1:{SMTPD_PORT}, and postlogd for maillog_file.</summary>
-    public const string Master = """
-        127.0.0.1:{SMTPD_PORT} inet n - n - - smtpd
-        pickup    unix  n - n 60 1 pickup
-        cleanup   unix  n - n -  0 cleanup
-        qmgr      unix  n - n 300 1 qmgr
-        rewrite   unix  - - n -  - trivial-rewrite
-        bounce    unix  - - n -  0 bounce
-        defer     unix  - - n -  0 bounce
-        trace     unix  - - n -  0 bounce
-        verify    unix  - - n -  1 verify
-        flush     unix  n - n 1000? 0 flush
-        proxymap  unix  - - n -  - proxymap
-        proxywrite unix - - n -  1 proxymap
-        smtp      unix  - - n -  - smtp
-        relay     unix  - - n -  - smtp
-        showq     unix  n - n -  - showq
-        error     unix  - - n -  - error
-        retry     unix  - - n -  - error
-        discard   unix  - - n -  - discard
-        anvil     unix  - - n -  1 anvil
-        scache    unix  - - n -  1 scache
-        postlog   unix-dgram n - n - 1 postlogd
+    /// <summary>Every service chroot-off (n), smtpd on 127.0.0.1:{SMTPD_PORT}, and postlogd for maillog_file.
+    /// Kept in master.cf beside this file (embedded), which bench/postfix.sh reads too.</summary>
+    public static readonly string Master = ReadMasterCf();
 
-        """;
+    private static string ReadMasterCf()
+    {
+        using var stream = typeof(PostfixConfig).Assembly.GetManifestResourceStream("Milter.TestKit.Postfix.master.cf")
+            ?? throw new InvalidOperationException("the embedded Postfix/master.cf is missing from Milter.TestKit");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 
     internal static string BuildMain(PostfixOptions options, int? relayPort)
     {
