@@ -66,8 +66,12 @@ public static class AuthenticationResultsParser
     }
 
     /// <summary>
-    /// Whether the field claims to come from <paramref name="authservId"/> (compared case-insensitively):
-    /// its leading authserv-id, or one of the per-clause ids of the Office 365 form.
+    /// Whether the field claims to come from <paramref name="authservId"/>, as any common reader would take it:
+    /// its leading authserv-id as MimeKit parses it, or one of the per-clause ids of the Office 365 form, or the
+    /// first value under each tolerant reading (<see cref="CommentReading"/>: nested or flat comments, an
+    /// unterminated comment ended at the line break or skipped). Ids compare case-insensitively and without a
+    /// trailing root dot (<see cref="TolerantAuthservIdReader.SameId"/>). RFC 8601 section 5: a forgery of our
+    /// own results must not reach the reader, so any reading that makes the field ours makes it ours.
     /// </summary>
     public static bool ClaimsAuthservId(string headerValue, string authservId)
     {
@@ -76,15 +80,19 @@ public static class AuthenticationResultsParser
             return false;
         if (TryParse(headerValue, out var parsed))
         {
-            if (string.Equals(parsed!.AuthservId, authservId, StringComparison.OrdinalIgnoreCase))
+            if (TolerantAuthservIdReader.SameId(parsed!.AuthservId, authservId))
                 return true;
             foreach (var id in parsed.MethodAuthservIds)
             {
-                if (string.Equals(id, authservId, StringComparison.OrdinalIgnoreCase))
+                if (TolerantAuthservIdReader.SameId(id, authservId))
                     return true;
             }
-            return false;
         }
-        return string.Equals(TolerantAuthservIdReader.Read(headerValue), authservId, StringComparison.OrdinalIgnoreCase);
+        foreach (var reading in TolerantAuthservIdReader.AllReadings)
+        {
+            if (TolerantAuthservIdReader.SameId(TolerantAuthservIdReader.Read(headerValue, reading), authservId))
+                return true;
+        }
+        return false;
     }
 }

@@ -2,22 +2,39 @@ using System.Text;
 
 namespace Milter.MailAuth.AuthenticationResults;
 
+/// <summary>How a reader of a field value treats comments ("(...)", RFC 5322 section 3.2.2).</summary>
+internal enum CommentReading
+{
+    /// <summary>RFC 5322: comments nest, a backslash quotes the next character; an unterminated comment runs to the end.</summary>
+    Rfc5322,
+    /// <summary>A simpler reader: the first ")" ends the comment (no nesting, no quoted-pairs).</summary>
+    Flat,
+    /// <summary>RFC 5322, but an unterminated comment ends at the first line break (a line-oriented reader).</summary>
+    UnterminatedEndsAtLineBreak,
+    /// <summary>RFC 5322, but the "(" of an unterminated comment is skipped as a stray character.</summary>
+    UnterminatedIsSkipped,
+}
+
 /// <summary>
-/// A forgiving reader of the first value of an Authentication-Results field, for values MimeKit refuses:
-/// skips CFWS (nested comments, quoted-pairs, an unterminated comment ends the value), then reads a
-/// quoted-string or a run of characters up to whitespace, ";", "(" or "=". An ARC-style <c>i=N;</c>
-/// prefix is skipped. A first value followed by "=" is a method (no authserv-id) unless it holds a dot:
-/// methods are Keywords without dots, so a dotted first value is a (malformed) authserv-id.
+/// A forgiving reader of the first value of an Authentication-Results field, for values MimeKit refuses and
+/// for the readings other mail software may make of them: skips CFWS (comments read per
+/// <see cref="CommentReading"/>; whitespace includes every control character and the no-break space), then
+/// reads a quoted-string or a run of characters up to whitespace, ";", "(", ")" or "=". An ARC-style
+/// <c>i=N;</c> prefix is skipped. A first value followed by "=" is a method (no authserv-id) unless it holds
+/// a dot: methods are Keywords without dots, so a dotted first value is a (malformed) authserv-id.
 /// </summary>
 internal static class TolerantAuthservIdReader
 {
-    public static string? Read(string value)
+    public static readonly CommentReading[] AllReadings =
+        [CommentReading.Rfc5322, CommentReading.Flat, CommentReading.UnterminatedEndsAtLineBreak, CommentReading.UnterminatedIsSkipped];
+
+    public static string? Read(string value, CommentReading comments = CommentReading.Rfc5322)
     {
-        int i = SkipCfws(value, 0);
+        int i = SkipCfws(value, 0, comments);
         string? first = ReadValue(value, ref i);
         if (first is null)
             return null;
-        i = SkipCfws(value, i);
+        i = SkipCfws(value, i, comments);
         if (i < value.Length && value[i] == '=' && !first.Contains('.', StringComparison.Ordinal))
         {
             if (!string.Equals(first, "i", StringComparison.OrdinalIgnoreCase))
@@ -25,15 +42,38 @@ internal static class TolerantAuthservIdReader
             int semicolon = value.IndexOf(';', i);
             if (semicolon < 0)
                 return null;
-            i = SkipCfws(value, semicolon + 1);
+            i = SkipCfws(value, semicolon + 1, comments);
             first = ReadValue(value, ref i);
             if (first is null)
                 return null;
-            i = SkipCfws(value, i);
+            i = SkipCfws(value, i, comments);
             if (i < value.Length && value[i] == '=' && !first.Contains('.', StringComparison.Ordinal))
                 return null;
         }
         return first;
+    }
+
+    /// <summary>
+    /// Whether two authserv-ids name the same service as receivers compare them: case-insensitively (host names,
+    /// RFC 8601 2.5 and RFC 4343), without surrounding whitespace, and without a trailing root dot
+    /// (<c>mx.example.net.</c> is the fully qualified form of <c>mx.example.net</c>, RFC 1034 3.1).
+    /// </summary>
+    public static bool SameId(string? candidate, string ours)
+    {
+        if (candidate is null)
+            return false;
+        return Normalize(candidate).Equals(Normalize(ours), StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static ReadOnlySpan<char> Normalize(string id)
+    {
+        var span = id.AsSpan();
+        int start = 0, end = span.Length;
+        while (start < end && IsWhiteSpace(span[start]))
+            start++;
+        while (end > start && (IsWhiteSpace(span[end - 1]) || span[end - 1] == '.'))
+            end--;
+        return span[start..end];
     }
 
     private static string? ReadValue(string s, ref int i)
@@ -54,13 +94,13 @@ internal static class TolerantAuthservIdReader
             return sb.Length == 0 ? null : sb.ToString();
         }
         int start = i;
-        while (i < s.Length && !IsWhiteSpace(s[i]) && s[i] is not (';' or '(' or '='))
+        while (i < s.Length && !IsWhiteSpace(s[i]) && s[i] is not (';' or '(' or ')' or '='))
             i++;
         return i == start ? null : s[start..i];
     }
 
-    /// <summary>Skips whitespace (folds included) and comments, which nest (RFC 5322 section 3.2.2).</summary>
-    internal static int SkipCfws(string s, int i)
+    /// <summary>Skips whitespace (folds included) and comments, read as <paramref name="comments"/> says.</summary>
+    internal static int SkipCfws(string s, int i, CommentReading comments = CommentReading.Rfc5322)
     {
         while (i < s.Length)
         {
@@ -71,23 +111,43 @@ internal static class TolerantAuthservIdReader
             }
             if (s[i] != '(')
                 return i;
-            int depth = 0;
-            for (; i < s.Length; i++)
-            {
-                char c = s[i];
-                if (c == '\\')
-                    i++;
-                else if (c == '(')
-                    depth++;
-                else if (c == ')' && --depth == 0)
-                {
-                    i++;
-                    break;
-                }
-            }
+            i = SkipComment(s, i, comments);
         }
         return Math.Min(i, s.Length);
     }
 
-    private static bool IsWhiteSpace(char c) => c is ' ' or '\t' or '\r' or '\n';
+    /// <summary>The index after the comment opening at <paramref name="open"/>.</summary>
+    private static int SkipComment(string s, int open, CommentReading comments)
+    {
+        if (comments == CommentReading.Flat)
+        {
+            int close = s.IndexOf(')', open + 1);
+            return close < 0 ? s.Length : close + 1;
+        }
+        int depth = 0;
+        for (int i = open; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (c == '\\')
+                i++;
+            else if (c == '(')
+                depth++;
+            else if (c == ')' && --depth == 0)
+                return i + 1;
+        }
+        // Unterminated (RFC 5322 reading: the rest of the value is comment).
+        switch (comments)
+        {
+            case CommentReading.UnterminatedEndsAtLineBreak:
+                int lineBreak = s.IndexOfAny(['\r', '\n'], open + 1);
+                return lineBreak < 0 ? s.Length : lineBreak;
+            case CommentReading.UnterminatedIsSkipped:
+                return open + 1;
+            default:
+                return s.Length;
+        }
+    }
+
+    /// <summary>Whitespace as the most lenient reader sees it: every control character, space and no-break space.</summary>
+    private static bool IsWhiteSpace(char c) => c <= ' ' || c == '\u007f' || char.IsWhiteSpace(c);
 }
