@@ -26,13 +26,24 @@ public sealed record AuthorDomain(AuthorStatus Status, string? Address, string? 
         var count = 0;
         foreach (var (name, value) in headers)
         {
-            if (!name.Trim().Equals("From", StringComparison.OrdinalIgnoreCase)) continue;
+            if (!IsFromField(name)) continue;
             count++;
             from ??= value;
         }
-        if (count == 0) return new(AuthorStatus.NoFrom, null, null, "no From header");
+        return FromFields(count, from);
+    }
+
+    /// <summary>Whether a field name is From (case-insensitive, surrounding whitespace ignored).</summary>
+    public static bool IsFromField(string? name)
+        => name is not null && name.AsSpan().Trim().Equals("From", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The author of a message with <paramref name="count"/> From fields, the first of which is
+    /// <paramref name="first"/>: for a caller that counts From fields as they stream in without keeping them all.</summary>
+    public static AuthorDomain FromFields(int count, byte[]? first)
+    {
+        if (count == 0 || first is null) return new(AuthorStatus.NoFrom, null, null, "no From header");
         if (count > 1) return new(AuthorStatus.MultipleFromHeaders, null, null, $"{count} From headers");
-        return FromValue(from!);
+        return FromValue(first);
     }
 
     /// <summary>Parses one From header value with MimeKit's strict address parser.</summary>

@@ -173,6 +173,8 @@ public static partial class ConfigLoader
             throw new ConfigException("Dmarc:PublicSuffixListPath", o.Dmarc.PublicSuffixListPath, "file does not exist");
         Range("Verification:MinimumKeyBits", o.Verification.MinimumKeyBits, 512, 8192);
         Range("Verification:MaxSignatures", o.Verification.MaxSignatures, 1, 50);
+        if (o.Verification.HeaderLimitAction is not (VerificationSection.HeaderLimitReject or VerificationSection.HeaderLimitTempfail))
+            throw new ConfigException("Verification:HeaderLimitAction", o.Verification.HeaderLimitAction, "use reject (552 5.3.4) or tempfail (452 4.3.4)");
 
         Range("Server:MaxFrameBytes", o.Server.MaxFrameBytes, 65_536 + 16, 64 * 1024 * 1024);
         Range("Server:IdleTimeoutSeconds", o.Server.IdleTimeoutSeconds, 1, 86_400);

@@ -54,6 +54,11 @@ public sealed class VerificationSection
 {
     public int MinimumKeyBits { get; set; } = 1024;
     public int MaxSignatures { get; set; } = 5;
+    public const string HeaderLimitReject = "reject";
+    public const string HeaderLimitTempfail = "tempfail";
+    /// <summary>The answer to a message that cannot be evaluated safely: inbound mail past the header cap (1,000 fields
+    /// or 1 MiB), or any mail with more than 1,000 forged Authentication-Results fields. reject: 552 5.3.4; tempfail: 452 4.3.4.</summary>
+    public string HeaderLimitAction { get; set; } = HeaderLimitReject;
 }
 
 public sealed class SpfSection

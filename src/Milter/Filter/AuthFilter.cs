@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Milter.Configuration;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Message;
@@ -21,6 +22,9 @@ internal sealed class AuthFilter : MilterHandlerBase
 {
     public const int MaxHeaders = 1000;
     public const long MaxHeaderBytes = 1024 * 1024;
+    /// <summary>Forged Authentication-Results fields one message may carry and still be cleaned; more and it is refused
+    /// (<see cref="Configuration.VerificationSection.HeaderLimitAction"/>). Bounds the occurrence numbers kept per message.</summary>
+    public const int MaxForgedAuthResults = 1000;
     private const string AuthResultsHeader = AuthenticationResultsWriter.HeaderName;
 
     private static readonly MilterCapabilities Caps = new()
@@ -83,6 +87,7 @@ internal sealed class AuthFilter : MilterHandlerBase
         _services = _holder.Current; // one config snapshot per message
         _state.StartTimestamp = Stopwatch.GetTimestamp();
         _state.MailFrom = sender;
+        _state.Fields = new UncappedFields(_services.Options.AuthservId!);
         _state.Authenticated = !string.IsNullOrEmpty(context.GetMacro("{auth_type}")) || !string.IsNullOrEmpty(context.GetMacro("{auth_authen}"));
         if (!IsOutboundClient())
         {
@@ -133,12 +138,16 @@ internal sealed class AuthFilter : MilterHandlerBase
     {
         if (_state.StartTimestamp == 0) _state.StartTimestamp = Stopwatch.GetTimestamp();
         _state.HeaderBytes += name.Length + rawValue.Length;
+        _state.HeaderFields++;
+        var value = HeaderBytes.ToWireFolding(rawValue);
+        // Every Authentication-Results and From field counts, stored or not (issue 13: a forgery placed past the cap).
+        (_state.Fields ??= new UncappedFields(_services.Options.AuthservId!)).Add(name, value);
         if (_state.Headers.Count >= MaxHeaders || _state.HeaderBytes > MaxHeaderBytes)
         {
             _state.HeadersTruncated = true;
             return MilterResponse.ContinueTask;
         }
-        _state.Headers.Add((name, HeaderBytes.ToWireFolding(rawValue)));
+        _state.Headers.Add((name, value));
         return MilterResponse.ContinueTask;
     }
 
@@ -169,12 +178,15 @@ internal sealed class AuthFilter : MilterHandlerBase
         var leadingSpace = (context.ProtocolFlags & MilterProtocolFlags.HeaderLeadingSpace) != 0;
         var authservId = _services.Options.AuthservId!;
         IReadOnlyList<SignedEntry> signed = [];
+        var fields = _state.Fields ?? new UncappedFields(authservId);
         try
         {
+            if (_signing is { MustSign: true } && _state.HeadersTruncated)
+                return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, $"cannot sign: more than {MaxHeaders} headers or {MaxHeaderBytes} header bytes");
+            if (Unsafe(fields) is { } unsafeReason)
+                return HeaderLimit(context, unsafeReason);
             if (_signing is not null)
             {
-                if (_signing.MustSign && _state.HeadersTruncated)
-                    return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, $"cannot sign: more than {MaxHeaders} headers or {MaxHeaderBytes} header bytes");
                 var outcome = _signing.Complete();
                 if (outcome.Error is not null)
                     return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "cannot sign: " + outcome.Error);
@@ -184,12 +196,9 @@ internal sealed class AuthFilter : MilterHandlerBase
                     modifier.InsertHeader(0, outcome.Headers[i].Name, HeaderBytes.ToMilterValue(outcome.Headers[i].Value, leadingSpace));
             }
 
-            // Forged Authentication-Results with our authserv-id: delete them, the last one first
-            // (Postfix renumbers after each delete).
-            // Only the Authentication-Results fields are decoded (their occurrence numbers count only them).
-            var forged = ForgedHeaderFinder.Find(_state.Headers
-                .Where(h => h.Name.Equals(AuthResultsHeader, StringComparison.OrdinalIgnoreCase))
-                .Select(h => (h.Name, Encoding.Latin1.GetString(h.Value))), authservId);
+            // Forged Authentication-Results with our authserv-id, decided as each field arrived (all of them, past
+            // the storage cap too): delete them, the last one first (Postfix renumbers after each delete).
+            var forged = fields.Forged;
             foreach (var occurrence in forged)
                 modifier.DeleteHeader(AuthResultsHeader, occurrence);
 
@@ -211,6 +220,35 @@ internal sealed class AuthFilter : MilterHandlerBase
             Logger.LogError(e, "message queue={QueueId}: internal error, answering tempfail", context.GetMacro("i") ?? "-");
             return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "internal error: " + e.Message);
         }
+    }
+
+    /// <summary>
+    /// Why the message cannot be evaluated safely, or null. Inbound mail past the header cap: DKIM-Signature
+    /// fields or signed fields past it were not seen, so a verdict (a pass above all) would rest on part of the
+    /// header. Any mail with more forged Authentication-Results fields than can be tracked: they cannot all be removed.
+    /// Outbound mail past the cap is fine when it is not signed: every Authentication-Results field was accounted for.
+    /// </summary>
+    private string? Unsafe(UncappedFields fields)
+    {
+        if (fields.ForgedOverflow)
+            return $"more than {MaxForgedAuthResults} Authentication-Results fields claiming our authserv-id";
+        if (_inbound is not null && _state.HeadersTruncated)
+            return $"message header too large to check ({_state.HeaderFields} fields, {_state.HeaderBytes} bytes; the limit is {MaxHeaders} fields or {MaxHeaderBytes} bytes)";
+        return null;
+    }
+
+    /// <summary>The answer to a message that cannot be evaluated safely (Verification:HeaderLimitAction): 552 5.3.4 or 452 4.3.4
+    /// (RFC 3463 X.3.4 "message too big for system"), never CONTINUE with a partial view.</summary>
+    private MilterResponse HeaderLimit(MilterContext context, string reason)
+    {
+        var tempfail = _services.Options.Verification.HeaderLimitAction == VerificationSection.HeaderLimitTempfail;
+        Logger.LogWarning("message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom}: {Verdict}: {Reason}",
+            context.GetMacro("i") ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-",
+            tempfail ? "tempfail" : "reject", reason);
+        var text = OneLine("Message cannot be checked: " + reason);
+        return tempfail
+            ? Finish(context, MilterResponse.Reply("452", "4.3.4", text), "tempfail", [], 0, null)
+            : Finish(context, MilterResponse.Reply("552", "5.3.4", text), "reject", [], 0, null);
     }
 
     /// <summary>
@@ -251,9 +289,9 @@ internal sealed class AuthFilter : MilterHandlerBase
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The RFC5322.From domain of the current message, parsed once (the headers are complete from
-    /// end of headers on; the cache is cleared with the message).</summary>
-    private AuthorDomain Author => _author ??= AuthorDomain.FromHeaders(_state.Headers);
+    /// <summary>The RFC5322.From domain of the current message, parsed once from every From field, stored or not
+    /// (complete from end of headers on; the cache is cleared with the message).</summary>
+    private AuthorDomain Author => _author ??= (_state.Fields ?? new UncappedFields(_services.Options.AuthservId!)).Author();
 
     private void ResetMessage()
     {

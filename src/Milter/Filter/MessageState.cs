@@ -12,7 +12,12 @@ internal sealed class MessageState
     public bool Authenticated { get; set; }
     /// <summary>Header names in arrival order with their exact raw values (bounded by <see cref="AuthFilter.MaxHeaders"/>).</summary>
     public List<(string Name, byte[] Value)> Headers { get; } = new();
+    /// <summary>Authentication-Results and From fields, tracked whatever the cap on <see cref="Headers"/>
+    /// (created at MAIL FROM with the message's authserv-id).</summary>
+    public UncappedFields? Fields { get; set; }
     public long HeaderBytes { get; set; }
+    /// <summary>Header fields seen, stored or not.</summary>
+    public int HeaderFields { get; set; }
     public bool HeadersTruncated { get; set; }
     public long BodyBytes { get; set; }
     public long StartTimestamp { get; set; }
@@ -22,7 +27,9 @@ internal sealed class MessageState
         MailFrom = null;
         Authenticated = false;
         Headers.Clear();
+        Fields = null;
         HeaderBytes = 0;
+        HeaderFields = 0;
         HeadersTruncated = false;
         BodyBytes = 0;
         StartTimestamp = 0;

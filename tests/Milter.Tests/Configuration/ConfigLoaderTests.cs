@@ -24,6 +24,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal("relaxed/relaxed", o.Signing.Canonicalization);
         Assert.Equal(["From"], o.Signing.OversignHeaders!);
         Assert.Equal(5, o.Verification.MaxSignatures);
+        Assert.Equal("reject", o.Verification.HeaderLimitAction);
         Assert.False(string.IsNullOrEmpty(o.AuthservId));
     }
 
@@ -56,6 +57,7 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("""{ "Server": { "UnixSocketMode": "rw-rw----" } }""", "Server:UnixSocketMode", "rw-rw----")]
     [InlineData("""{ "Signing": { "Keys": [ { "Domain": "example.com", "Selector": "s1" } ] } }""", "Signing:Keys:0:KeyFile", "")]
     [InlineData("""{ "LogLevel": "Chatty" }""", "LogLevel", "Chatty")]
+    [InlineData("""{ "Verification": { "HeaderLimitAction": "continue" } }""", "Verification:HeaderLimitAction", "continue")]
     public void BadValue_NamesKeyAndValue(string json, string key, string value)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write(json), environment: false));
