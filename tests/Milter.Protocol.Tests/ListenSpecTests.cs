@@ -32,6 +32,12 @@ public class ListenSpecTests
     [InlineData("inet:-1", "bad port")]
     [InlineData("inet:25@", "empty host")]
     [InlineData("unix:", "missing the socket path")]
+    [InlineData("inet:8891@127.1", "neither an IP address")] // issue 13: inet_aton would read 127.0.0.1
+    [InlineData("inet:8891@1.2.3", "neither an IP address")]
+    [InlineData("inet:8891@0x7f.1", "neither an IP address")]
+    [InlineData("inet:8891@2130706433", "neither an IP address")]
+    [InlineData("inet:8891@010.0.0.1", "neither an IP address")]
+    [InlineData("inet6:8891@fe80::1%eth0", "neither an IP address")]
     public void Rejects_with_a_clear_message(string text, string fragment)
     {
         Assert.False(ListenSpec.TryParse(text, out var result, out var error));

@@ -28,6 +28,7 @@ public static class DkimKeyRecordLookup
         return answer.Status switch
         {
             DnsStatus.NxDomain => DkimKeyRecordResult.PermError("no key for signature"),
+            DnsStatus.InvalidName => DkimKeyRecordResult.PermError("key record name is not a valid domain name"),
             DnsStatus.Timeout => DkimKeyRecordResult.TempError("DNS timeout"),
             DnsStatus.ServerFailure => DkimKeyRecordResult.TempError("DNS server failure"),
             DnsStatus.Error => DkimKeyRecordResult.TempError("DNS error"),

@@ -16,15 +16,18 @@ public static class DkimKeyRecordName
             return null;
         }
         string name = s + "._domainkey." + d;
-        return name.Length <= 253 ? name : null;
+        return DomainName.IsValid(name, DomainNameKind.Domain) ? name : null;
     }
 
     /// <summary>A domain name: dot-separated labels of letters, digits, '-' and '_' (lenient: '_' appears in
-    /// real d= values), or non-ASCII labels (RFC 8616); 1-63 octets a label, no empty label.</summary>
-    public static bool IsValidDomain(string domain) => IsValidName(domain);
+    /// real d= values), or non-ASCII labels (RFC 8616); 1-63 octets a label, no empty label; once in A-labels a
+    /// valid name of <see cref="DomainName"/> (so an "xn--" label must be a valid A-label).</summary>
+    public static bool IsValidDomain(string domain) =>
+        IsValidName(domain) && DnsNames.ToALabels(domain) is { } a && DomainName.IsValid(a, DomainNameKind.Domain);
 
     /// <summary>A selector: one or more labels like a domain (RFC 6376 3.1).</summary>
-    public static bool IsValidSelector(string selector) => IsValidName(selector);
+    public static bool IsValidSelector(string selector) =>
+        IsValidName(selector) && DnsNames.ToALabels(selector) is { } a && DomainName.IsValid(a, DomainNameKind.Domain);
 
     /// <summary>True when <paramref name="candidate"/> equals <paramref name="parent"/> or is a subdomain of it
     /// (ASCII case-insensitive).</summary>

@@ -11,7 +11,8 @@ public static class DmarcDomain
     /// <summary>
     /// The comparable form of a domain (RFC 9989 3.2.10 / RFC 4343): U-labels converted to A-labels, lower case,
     /// leading and trailing dots removed. Null when the name is empty, has an empty or over-long label, is longer
-    /// than 253 characters or holds characters no host name may hold.
+    /// than 253 characters, holds characters other than letters, digits, '-' and '_', or has an "xn--" label that is
+    /// not a valid A-label (<see cref="DomainName"/>).
     /// </summary>
     public static string? Normalize(string? domain)
     {
@@ -21,26 +22,7 @@ public static class DmarcDomain
         if (span.IsEmpty)
             return null;
         var name = DnsNames.ToALabels(span.ToString());
-        return name is not null && IsValidName(name) ? name : null;
-    }
-
-    private static bool IsValidName(string name)
-    {
-        if (name.Length > MaxNameLength)
-            return false;
-        var span = name.AsSpan();
-        foreach (var range in span.Split('.'))
-        {
-            var label = span[range];
-            if (label.Length is 0 or > MaxLabelLength)
-                return false;
-            foreach (var c in label)
-            {
-                if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_')
-                    return false;
-            }
-        }
-        return true;
+        return name is not null && DomainName.IsValid(name, DomainNameKind.Domain) ? name : null;
     }
 
     /// <summary>Number of labels of a normalized name.</summary>

@@ -74,10 +74,13 @@ public sealed class DnsClientResolver : IDnsResolver
     private async Task<DnsAnswer<T>> QueryAsync<T>(string name, QueryType type,
         Func<IEnumerable<DnsResourceRecord>, IEnumerable<T>> select, CancellationToken cancellationToken)
     {
+        if (QueryName(name) is not { } queryName)
+            return new DnsAnswer<T>(DnsStatus.InvalidName, Array.Empty<T>(),
+                $"{type} {name}: not a valid domain name ({DomainName.Problem(name, DomainNameKind.Query) ?? "cannot be sent as it is"})");
         IDnsQueryResponse response;
         try
         {
-            response = await _client.QueryAsync(name, type, QueryClass.IN, cancellationToken);
+            response = await _client.QueryAsync(new DnsQuestion(queryName, type, QueryClass.IN), cancellationToken);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -95,8 +98,8 @@ public sealed class DnsClientResolver : IDnsResolver
         }
         catch (Exception ex)
         {
-            // Refused connections, malformed answers, names DnsClient cannot encode: all are DNS errors to the
-            // engines (temporary), never a crash of the check.
+            // Refused connections, malformed answers: DNS errors to the engines (temporary), never a crash of the
+            // check. (Names are validated above, so a bad name never ends here.)
             return new DnsAnswer<T>(DnsStatus.Error, Array.Empty<T>(), $"{type} {name}: {ex.Message}");
         }
 
@@ -118,6 +121,47 @@ public sealed class DnsClientResolver : IDnsResolver
             return DnsAnswer<T>.NoData with { Ttl = NegativeTtl(response) };
         var ttl = response.Answers.Count > 0 ? response.Answers.Min(r => r.InitialTimeToLive) : 0;
         return new DnsAnswer<T>(DnsStatus.NoError, records) { Ttl = TimeSpan.FromSeconds(Math.Max(0, ttl)) };
+    }
+
+    /// <summary>
+    /// The question name exactly as given (ASCII, A-labels as they are), or null when <paramref name="name"/> is not
+    /// a valid name (<see cref="DomainName"/>, kind Query). DnsClient's <see cref="DnsString.Parse"/> runs IDN
+    /// conversion over a whole name as soon as one character is not a letter, digit, '-' or '_', and
+    /// <see cref="DnsString.FromResponseQueryString"/> converts names that contain "xn--"; each leaves the other
+    /// kind of name untouched. So every label goes through the one that keeps it, and the pieces (each ending in
+    /// '.') are joined with DnsString's '+', which concatenates without parsing. The wire form is then the ASCII
+    /// of the name, label by label (DnsClient writes Value's bytes split at dots).
+    /// </summary>
+    internal static DnsString? QueryName(string name)
+    {
+        if (name.Length > 0 && name[^1] == '.')
+            name = name[..^1];
+        if (DomainName.Problem(name, DomainNameKind.Query) is not null)
+            return null;
+        if (!name.Contains("xn--", StringComparison.Ordinal))
+            return DnsString.FromResponseQueryString(name);
+        if (IsLdh(name))
+            return DnsString.Parse(name);
+        DnsString? result = null;
+        foreach (var label in name.Split('.'))
+        {
+            DnsString piece;
+            if (!label.Contains("xn--", StringComparison.Ordinal))
+                piece = DnsString.FromResponseQueryString(label);
+            else if (IsLdh(label))
+                piece = DnsString.Parse(label);
+            else
+                return null; // e.g. "a+xn--b" from an SPF macro: no DnsClient path keeps it as it is
+            result = result is null ? piece : result + piece;
+        }
+        return result;
+    }
+
+    private static bool IsLdh(string name)
+    {
+        foreach (var c in name)
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_' and not '.') return false;
+        return true;
     }
 
     /// <summary>Negative-caching time from the SOA in the authority section (RFC 2308 5), when present.</summary>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -9,8 +8,6 @@ namespace Milter.MailAuth.Dns;
 public static class DnsNames
 {
     private const string HexDigits = "0123456789abcdef";
-
-    private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = false };
 
     /// <summary>The reverse-lookup name of an address, without trailing dot:
     /// "4.3.2.1.in-addr.arpa" or 32 nibbles + ".ip6.arpa" (RFC 1035 3.5, RFC 3596 2.5).</summary>
@@ -52,19 +49,23 @@ public static class DnsNames
     public static string TrimTrailingDot(string name) =>
         name.Length > 1 && name[^1] == '.' ? name[..^1] : name == "." ? "" : name;
 
-    /// <summary>A name in A-labels and lower case (RFC 5891 U-labels converted), or null when a label cannot be
-    /// converted. No other validation: callers check label syntax and length themselves.</summary>
+    /// <summary>A name in A-labels and lower case: ASCII labels lower-cased as they are, each non-ASCII label lower-cased
+    /// and Punycode-encoded with the "xn--" prefix (RFC 5891 4.4, our own <see cref="Punycode"/>, no library mapping);
+    /// null when a label cannot be encoded. No other validation: callers check the result with <see cref="DomainName"/>
+    /// (which also refuses an encoded label whose U-label is not acceptable).</summary>
     public static string? ToALabels(string name)
     {
         if (Ascii.IsValid(name))
             return name.ToLowerInvariant();
-        try
+        var labels = name.ToLowerInvariant().Split('.');
+        for (int i = 0; i < labels.Length; i++)
         {
-            return Idn.GetAscii(name).ToLowerInvariant();
+            if (Ascii.IsValid(labels[i]))
+                continue;
+            if (Punycode.Encode(labels[i]) is not { } encoded)
+                return null;
+            labels[i] = "xn--" + encoded;
         }
-        catch (Exception e) when (e is ArgumentException or PlatformNotSupportedException)
-        {
-            return null;
-        }
+        return string.Join('.', labels);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Milter.Shared;
 
 namespace Milter.MailAuth.Dns;
 
@@ -118,7 +119,7 @@ public sealed record DnsResolverOptions
             host = text[..colon];
             portText = text[(colon + 1)..];
         }
-        if (!IPAddress.TryParse(host, out var address) || host.Contains('%', StringComparison.Ordinal))
+        if (!IpAddressText.TryParse(host, out var address))
         {
             error = $"\"{host}\" is not an IP address (host names are not accepted: the resolver cannot resolve itself).";
             return false;

@@ -13,6 +13,9 @@ public enum DnsStatus
     Timeout,
     /// <summary>Any other failure (refused, malformed answer, network error).</summary>
     Error,
+    /// <summary>The name is not a valid domain name (<see cref="DomainName"/>, kind Query): no query was sent.
+    /// Permanent: engines treat it as a name that cannot exist (SPF none/no match, DKIM permerror, DMARC no record).</summary>
+    InvalidName,
 }
 
 /// <summary>The answer to one query: status and records (bounded by the resolver).</summary>

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Milter.MailAuth.Dns;
 using MimeKit;
 
 namespace Milter.MailAuth.Message;
@@ -17,8 +17,6 @@ public enum AuthorStatus
 /// <summary>The RFC5322.From author: address and domain (IDN as A-label, lower case).</summary>
 public sealed record AuthorDomain(AuthorStatus Status, string? Address, string? Domain, string? Problem)
 {
-    private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = true };
-
     /// <summary>Finds the author among the headers (name, exact raw value bytes). Never throws for bad mail.</summary>
     public static AuthorDomain FromHeaders(IEnumerable<(string Name, byte[] Value)> headers)
     {
@@ -58,17 +56,17 @@ public sealed record AuthorDomain(AuthorStatus Status, string? Address, string? 
         if (mailboxes.Count == 0) return new(AuthorStatus.Unparseable, null, null, "From header holds no mailbox");
         if (mailboxes.Count > 1) return new(AuthorStatus.MultipleAddresses, null, null, $"From header holds {mailboxes.Count} addresses");
         var mailbox = mailboxes[0];
-        var domain = mailbox.Domain?.Trim().TrimEnd('.');
+        var domain = mailbox.Domain?.Trim();
+        if (domain is { Length: > 1 } && domain[^1] == '.')
+            domain = domain[..^1];
         if (string.IsNullOrEmpty(domain)) return new(AuthorStatus.Unparseable, mailbox.Address, null, "From address has no domain");
         if (domain.StartsWith('[')) return new(AuthorStatus.Unparseable, mailbox.Address, null, "From address has a domain literal");
-        try
-        {
-            domain = Idn.GetAscii(domain).ToLowerInvariant();
-        }
-        catch (ArgumentException)
-        {
-            return new(AuthorStatus.Unparseable, mailbox.Address, null, "From domain is not a valid domain name");
-        }
-        return new(AuthorStatus.Ok, mailbox.Address, domain, null);
+        // A host name (RFC 5321 4.1.2 sub-domains; RFC 5890 LDH labels, A-labels that decode and re-encode), so that
+        // a name DNS would refuse makes an invalid From (DMARC permerror, RejectInvalidFrom), never a DNS temperror.
+        var aLabels = DnsNames.ToALabels(domain);
+        var problem = aLabels is null ? "a label cannot be encoded" : DomainName.Problem(aLabels, DomainNameKind.HostName);
+        if (problem is not null)
+            return new(AuthorStatus.Unparseable, mailbox.Address, null, $"From domain is not a valid domain name: {problem}");
+        return new(AuthorStatus.Ok, mailbox.Address, aLabels, null);
     }
 }

@@ -1,4 +1,5 @@
 using Milter.MailAuth.Dns;
+using Milter.Shared;
 using System.Net;
 using System.Net.Sockets;
 
@@ -26,31 +27,19 @@ internal static class SpfDomain
 
     /// <summary>
     /// Whether <paramref name="domain"/> can be the &lt;domain&gt; of check_host() (RFC 7208 4.3): a fully qualified
-    /// multi-label name of letters, digits, '-' and '_' with labels of 1..63 characters, at most 253 in all, and a
-    /// top label that is not all-numeric (so neither IP literals nor "[...]" domain literals qualify).
+    /// multi-label name of letters, digits, '-' and '_' with labels of 1..63 characters, at most 253 in all, valid
+    /// A-labels (<see cref="DomainName"/>), and a top label that is not all-numeric (so neither IP literals nor
+    /// "[...]" domain literals qualify).
     /// </summary>
     public static bool IsValidCheckDomain(string domain)
     {
         var name = domain.AsSpan();
         if (name.Length > 0 && name[^1] == '.')
             name = name[..^1];
-        if (name.Length is 0 or > MaxDomainLength)
+        if (!DomainName.IsValid(name, DomainNameKind.Domain))
             return false;
-        int labels = 0;
-        foreach (var range in name.Split('.'))
-        {
-            var label = name[range];
-            if (label.Length is 0 or > 63)
-                return false;
-            foreach (var c in label)
-            {
-                if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_')
-                    return false;
-            }
-            labels++;
-        }
         int lastDot = name.LastIndexOf('.');
-        return labels >= 2 && IsTopLabel(name[(lastDot + 1)..]);
+        return lastDot > 0 && IsTopLabel(name[(lastDot + 1)..]);
     }
 
     /// <summary>
@@ -70,29 +59,10 @@ internal static class SpfDomain
         return name;
     }
 
-    /// <summary>Whether a query can be composed for <paramref name="name"/>: printable ASCII, no empty label,
-    /// labels of at most 63 characters, at most 253 in all. Names that fail are treated as non-existent.</summary>
-    public static bool IsQueryable(string name)
-    {
-        if (name.Length is 0 or > MaxDomainLength)
-            return false;
-        int labelLength = 0;
-        foreach (var c in name)
-        {
-            if (c is < ' ' or > '~')
-                return false;
-            if (c == '.')
-            {
-                if (labelLength == 0) return false;
-                labelLength = 0;
-            }
-            else if (++labelLength > 63)
-            {
-                return false;
-            }
-        }
-        return labelLength > 0;
-    }
+    /// <summary>Whether a query can be composed for <paramref name="name"/> (RFC 7208 4.8 target names, which macros
+    /// may fill with any printable ASCII): <see cref="DomainName"/> of kind Query (labels of 1..63 printable ASCII
+    /// characters, at most 253 in all, valid A-labels). Names that fail are treated as non-existent.</summary>
+    public static bool IsQueryable(string name) => DomainName.IsValid(name, DomainNameKind.Query);
 
     /// <summary>True when <paramref name="name"/> equals <paramref name="domain"/> or is a subdomain of it (case-insensitive).</summary>
     public static bool IsSameOrSubdomain(string name, string domain)
@@ -106,55 +76,17 @@ internal static class SpfDomain
                && name.EndsWith(domain, StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>ip4-network: four decimal octets, no leading zeros (RFC 7208 5.6).</summary>
-    public static bool TryParseIp4Network(ReadOnlySpan<char> text, out IPAddress? address)
-    {
-        address = null;
-        Span<byte> bytes = stackalloc byte[4];
-        int part = 0;
-        foreach (var range in text.Split('.'))
-        {
-            var piece = text[range];
-            if (part == 4 || !TryParseDecimal(piece, 255, out int value))
-                return false;
-            bytes[part++] = (byte)value;
-        }
-        if (part != 4)
-            return false;
-        address = new IPAddress(bytes);
-        return true;
-    }
+    /// <summary>ip4-network: four decimal octets, no leading zeros (RFC 7208 5.6; <see cref="IpAddressText"/>).</summary>
+    public static bool TryParseIp4Network(ReadOnlySpan<char> text, out IPAddress? address) =>
+        IpAddressText.TryParseV4(text, out address);
 
-    /// <summary>ip6-network (RFC 4291 2.2 text form, no zone index).</summary>
-    public static bool TryParseIp6Network(ReadOnlySpan<char> text, out IPAddress? address)
-    {
-        address = null;
-        if (text.IndexOf(':') < 0)
-            return false;
-        foreach (var c in text)
-        {
-            if (!char.IsAsciiHexDigit(c) && c is not ':' and not '.')
-                return false;
-        }
-        if (!IPAddress.TryParse(text, out var parsed) || parsed.AddressFamily != AddressFamily.InterNetworkV6)
-            return false;
-        address = parsed;
-        return true;
-    }
+    /// <summary>ip6-network (RFC 4291 2.2 text form, no zone index; <see cref="IpAddressText"/>).</summary>
+    public static bool TryParseIp6Network(ReadOnlySpan<char> text, out IPAddress? address) =>
+        IpAddressText.TryParseV6(text, out address);
 
     /// <summary>A decimal number with no sign and no leading zero, at most <paramref name="max"/>.</summary>
-    public static bool TryParseDecimal(ReadOnlySpan<char> text, int max, out int value)
-    {
-        value = 0;
-        if (text.Length is 0 or > 3 || (text.Length > 1 && text[0] == '0'))
-            return false;
-        foreach (var c in text)
-        {
-            if (!char.IsAsciiDigit(c)) return false;
-            value = value * 10 + (c - '0');
-        }
-        return value <= max;
-    }
+    public static bool TryParseDecimal(ReadOnlySpan<char> text, int max, out int value) =>
+        IpAddressText.TryParsePrefix(text, max, out value);
 
     /// <summary>Whether <paramref name="ip"/> lies in <paramref name="network"/>/<paramref name="prefix"/>
     /// (same address family required).</summary>

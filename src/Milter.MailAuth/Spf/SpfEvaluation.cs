@@ -75,6 +75,8 @@ internal sealed class SpfEvaluation
             return new(SpfResultCode.TempError, domain, $"DNS error looking up TXT {domain}: {txt.Error ?? txt.Status.ToString()}");
         if (txt.Status == DnsStatus.NxDomain)
             return new(SpfResultCode.None, domain, $"{domain} does not exist");
+        if (txt.Status == DnsStatus.InvalidName)
+            return new(SpfResultCode.None, domain, $"\"{domain}\" is not a valid domain name");
 
         // 4.5: exactly one record starting with "v=spf1".
         string? selected = null;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Milter.Shared;
 
 namespace Milter.Protocol.Server;
 
@@ -71,9 +72,31 @@ public sealed record ListenSpec(ListenKind Kind, string? Host, int Port, string?
                 error = $"'{spec}': empty host after '@'";
                 return false;
             }
+            if (!IsAddressOrHostName(host))
+            {
+                error = $"'{spec}': '{host}' is neither an IP address (dotted quad or RFC 4291 IPv6) nor a host name";
+                return false;
+            }
         }
         result = new ListenSpec(kind, host, port, null);
         return true;
+    }
+
+    /// <summary>A strict IP address, or a host name (letters, digits, '-', '_', labels of 1..63) whose last label is
+    /// not all digits: "1.2.3", "0x7f.1" or "2130706433" are neither, so the resolver's inet_aton never reads them.</summary>
+    private static bool IsAddressOrHostName(string host)
+    {
+        if (IpAddressText.TryParse(host, out _)) return true;
+        var name = host.EndsWith('.') ? host[..^1] : host;
+        if (name.Length is 0 or > 253) return false;
+        var labels = name.Split('.');
+        foreach (var label in labels)
+        {
+            if (label.Length is 0 or > 63) return false;
+            foreach (var c in label)
+                if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_') return false;
+        }
+        return !labels[^1].All(char.IsAsciiDigit);
     }
 
     /// <summary>The spec form (local: is written as unix:).</summary>

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Milter.Commands.Bench;
 using Milter.MailAuth.Dkim;
 using Milter.Protocol.Server;
+using Milter.Shared;
 
 namespace Milter.Commands;
 
@@ -49,7 +50,7 @@ public static class BenchCommand
         cl.Get("dns");
         cl.EnsureAllUsed();
 
-        if (!IPAddress.TryParse(clientIpText, out var clientIp) || clientIp.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+        if (!IpAddressText.TryParse(clientIpText, out var clientIp) || clientIp.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             throw new UsageException($"bench: --client-ip '{clientIpText}' is not an IP address");
         if (keyPath is not null && mode == BenchMode.Sign)
             throw new UsageException("bench: --key is for --mode verify (sign mode leaves signing to the filter)");

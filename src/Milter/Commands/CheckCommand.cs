@@ -5,6 +5,7 @@ using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Spf;
+using Milter.Shared;
 
 namespace Milter.Commands;
 
@@ -27,7 +28,7 @@ public static class CheckCommand
         var config = cl.Get("config");
         var authservOption = cl.Get("authserv-id");
         cl.EnsureAllUsed();
-        if (!IPAddress.TryParse(ipText, out var ip))
+        if (!IpAddressText.TryParse(ipText, out var ip))
             throw new UsageException($"check: --client-ip '{ipText}' is not an IPv4 or IPv6 address");
         if (string.IsNullOrWhiteSpace(helo))
             throw new UsageException("check: --helo must not be empty");
@@ -50,7 +51,6 @@ public static class CheckCommand
         });
 
         var message = await CliStdin.ReadMessageAsync("check");
-        if (message is null) return Program.ExitCheckFailed;
         InboundOutcome outcome;
         using (var cts = new CancellationTokenSource(OverallTimeout))
         {

@@ -8,9 +8,9 @@ internal static class CliStdin
     /// <summary>Largest message read from stdin.</summary>
     public const int MaxMessageBytes = 64 * 1024 * 1024;
 
-    /// <summary>All of stdin with bare LF made CRLF, or null (after a line on stderr) when it is larger than
-    /// <see cref="MaxMessageBytes"/>.</summary>
-    public static async Task<byte[]?> ReadMessageAsync(string command)
+    /// <summary>All of stdin with bare LF made CRLF. Input larger than <see cref="MaxMessageBytes"/> is bad input:
+    /// a <see cref="UsageException"/> (exit 2).</summary>
+    public static async Task<byte[]> ReadMessageAsync(string command)
     {
         await using var stdin = Console.OpenStandardInput();
         using var buffer = new MemoryStream();
@@ -19,10 +19,7 @@ internal static class CliStdin
         while ((n = await stdin.ReadAsync(chunk)) > 0)
         {
             if (buffer.Length + n > MaxMessageBytes)
-            {
-                Console.Error.WriteLine($"milter: {command}: the message is larger than {MaxMessageBytes} bytes");
-                return null;
-            }
+                throw new UsageException($"{command}: the message is larger than {MaxMessageBytes} bytes");
             buffer.Write(chunk, 0, n);
         }
         return RawMessageParser.NormalizeLineEndings(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));

@@ -1,3 +1,4 @@
+using Milter.Keys;
 using Milter.MailAuth.Dkim;
 
 namespace Milter.Commands;
@@ -5,20 +6,18 @@ namespace Milter.Commands;
 /// <summary>Reading a private key file for the CLI: any failure is a usage error (exit 2) naming the file.</summary>
 internal static class KeyFile
 {
-    /// <summary>Largest key file read (a 4096-bit RSA PEM is about 3.3 KB).</summary>
-    public const int MaxBytes = 64 * 1024;
-
     public static DkimPrivateKey Load(string command, string path)
     {
         string text;
+        // The daemon's checks, with group/other access only warned about (below): not a regular file (a FIFO
+        // would block, /dev/zero never ends) or world-writable is refused; at most KeyFileCheck.MaxBytes are read.
+        if (!File.Exists(path))
+            throw new UsageException($"{command}: key file {path} does not exist");
+        if (KeyFileCheck.Problem(path, allowGroupReadable: true) is { } problem)
+            throw new UsageException($"{command}: {problem}");
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-                throw new UsageException($"{command}: key file {path} does not exist");
-            if (info.Length > MaxBytes)
-                throw new UsageException($"{command}: key file {path} is {info.Length} bytes; a DKIM private key is far smaller");
-            text = File.ReadAllText(path);
+            text = KeyFileCheck.ReadBounded(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -49,7 +49,6 @@ public static class SignCommand
         }
 
         var message = await CliStdin.ReadMessageAsync("sign");
-        if (message is null) return Program.ExitCheckFailed;
         var parsed = RawMessageParser.Parse(message);
         if (parsed.Headers.Count == 0)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Milter.Configuration;
 using Milter.MailAuth.Spf;
+using Milter.Shared;
 
 namespace Milter.Commands;
 
@@ -20,7 +21,7 @@ public static class SpfCommand
         var dns = cl.Get("dns");
         var config = cl.Get("config");
         cl.EnsureAllUsed();
-        if (!IPAddress.TryParse(ipText, out var ip))
+        if (!IpAddressText.TryParse(ipText, out var ip))
             throw new UsageException($"spf: --ip '{ipText}' is not an IPv4 or IPv6 address");
         if (string.IsNullOrWhiteSpace(helo))
             throw new UsageException("spf: --helo must not be empty");

@@ -33,7 +33,6 @@ public static class VerifyCommand
         var verifier = new DkimVerifier(CliDns.CreateResolver(options), options.ToDkimVerifierOptions());
 
         var message = await CliStdin.ReadMessageAsync("verify");
-        if (message is null) return Program.ExitCheckFailed;
         IReadOnlyList<DkimVerificationResult> results;
         using (var cts = new CancellationTokenSource(timeoutMs))
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using Milter.Shared;
 
 namespace Milter.Configuration;
 
@@ -25,13 +26,16 @@ public sealed class NetworkList
         network = default;
         if (string.IsNullOrWhiteSpace(text)) return false;
         text = text.Trim();
-        if (!text.Contains('/'))
+        // Strict address text (IpAddressText: no "10.1" for 10.0.0.1) and a decimal prefix length.
+        var slash = text.IndexOf('/');
+        if (!IpAddressText.TryParse(slash < 0 ? text : text[..slash], out var ip)) return false;
+        int max = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
+        if (slash < 0)
         {
-            if (!IPAddress.TryParse(text, out var ip)) return false;
-            network = new IPNetwork(ip, ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+            network = new IPNetwork(ip, max);
             return true;
         }
-        return IPNetwork.TryParse(text, out network);
+        return IpAddressText.TryParsePrefix(text.AsSpan(slash + 1), max, out _) && IPNetwork.TryParse(text, out network);
     }
 
     public bool Contains(IPAddress? address)

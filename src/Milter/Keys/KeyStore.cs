@@ -36,7 +36,7 @@ public sealed class KeyStore
             string text;
             try
             {
-                text = File.ReadAllText(k.KeyFile!);
+                text = KeyFileCheck.ReadBounded(k.KeyFile!);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

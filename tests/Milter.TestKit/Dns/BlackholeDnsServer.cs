@@ -26,6 +26,7 @@ public sealed class BlackholeDnsServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _udpLoop;
     private readonly Task _tcpLoop;
+    private readonly List<string> _questions = [];
     private int _swallowed;
     private int _forwarded;
 
@@ -44,6 +45,17 @@ public sealed class BlackholeDnsServer : IAsyncDisposable
 
     /// <summary>Queries (UDP datagrams and TCP messages or connections) that went unanswered.</summary>
     public int QueriesSwallowed => Volatile.Read(ref _swallowed);
+
+    /// <summary>The first question name of every query received, exactly as on the wire (case kept, labels
+    /// joined with '.', no final dot; non-ASCII octets as "?"), in arrival order.</summary>
+    public IReadOnlyList<string> QuestionsSeen
+    {
+        get
+        {
+            lock (_questions)
+                return _questions.ToArray();
+        }
+    }
 
     /// <summary>Queries passed on to the upstream server (proxy mode).</summary>
     public int QueriesForwarded => Volatile.Read(ref _forwarded);
@@ -81,6 +93,11 @@ public sealed class BlackholeDnsServer : IAsyncDisposable
     /// <summary>True when the query must go unanswered.</summary>
     private bool Silent(ReadOnlySpan<byte> query)
     {
+        if (QuestionName(query, keepCase: true) is { } seen)
+        {
+            lock (_questions)
+                _questions.Add(seen);
+        }
         if (_upstream is null)
             return true;
         string? name = QuestionName(query);
@@ -88,7 +105,7 @@ public sealed class BlackholeDnsServer : IAsyncDisposable
     }
 
     /// <summary>The first question's name (RFC 1035 4.1.2), lower case without the final dot; null if malformed.</summary>
-    internal static string? QuestionName(ReadOnlySpan<byte> message)
+    internal static string? QuestionName(ReadOnlySpan<byte> message, bool keepCase = false)
     {
         if (message.Length < 12 || BinaryPrimitives.ReadUInt16BigEndian(message[4..]) == 0)
             return null;
@@ -98,7 +115,7 @@ public sealed class BlackholeDnsServer : IAsyncDisposable
         {
             int length = message[offset++];
             if (length == 0)
-                return string.Join('.', labels).ToLowerInvariant();
+                return keepCase ? string.Join('.', labels) : string.Join('.', labels).ToLowerInvariant();
             if (length > 63 || offset + length > message.Length)
                 return null; // compression pointers do not occur in a question from a client
             labels.Add(Encoding.ASCII.GetString(message.Slice(offset, length)));

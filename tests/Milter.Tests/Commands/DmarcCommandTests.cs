@@ -171,6 +171,7 @@ public sealed class DmarcCommandTests(DmarcCliFixture lab)
 
     [Theory]
     [InlineData("--domain bad..name", "dmarc: --domain 'bad..name' is not a valid domain name")]
+    [InlineData("--domain xn--zz.com", "dmarc: --domain 'xn--zz.com' is not a valid domain name")] // issue 13: was exit 3
     [InlineData("--domain org.dmarctld --mode rfc1234", "dmarc: --mode must be rfc9989 or rfc7489, not 'rfc1234'")]
     [InlineData("--json", "dmarc: --domain is required")]
     public async Task Bad_usage_is_exit_2(string args, string expected)

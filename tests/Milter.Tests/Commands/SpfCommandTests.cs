@@ -73,6 +73,10 @@ public sealed class SpfCommandTests(AuthCliFixture lab)
     [Theory]
     [InlineData("--ip nowhere --helo h.test --mail-from a@b.test", "spf: --ip 'nowhere' is not an IPv4 or IPv6 address")]
     [InlineData("--helo h.test --mail-from a@b.test", "spf: --ip is required")]
+    [InlineData("--ip 1.2.3 --helo h.test --mail-from a@b.test --dns 127.0.0.1:9", "spf: --ip '1.2.3' is not an IPv4 or IPv6 address")]
+    [InlineData("--ip 0x7f.1 --helo h.test --mail-from a@b.test --dns 127.0.0.1:9", "spf: --ip '0x7f.1' is not an IPv4 or IPv6 address")]
+    [InlineData("--ip 2130706433 --helo h.test --mail-from a@b.test --dns 127.0.0.1:9", "spf: --ip '2130706433' is not an IPv4 or IPv6 address")]
+    [InlineData("--ip 192.0.2.010 --helo h.test --mail-from a@b.test --dns 127.0.0.1:9", "spf: --ip '192.0.2.010' is not an IPv4 or IPv6 address")]
     [InlineData("--ip 192.0.2.1 --mail-from a@b.test", "spf: --helo is required")]
     [InlineData("--ip 192.0.2.1 --helo h.test", "spf: --mail-from is required")]
     public async Task Bad_options_exit_2(string args, string expected)

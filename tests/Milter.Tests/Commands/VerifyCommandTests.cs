@@ -120,4 +120,16 @@ public sealed class VerifyCommandTests(AuthCliFixture lab)
         Assert.Equal("", stdout);
         Assert.StartsWith("milter: verify: --authserv-id: authserv-id 'bad id;' is not valid", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Input_over_the_size_limit_is_bad_input_exit_2()
+    {
+        // 64 MiB is the limit (CliStdin.MaxMessageBytes); issue 13: this was exit 1, as if the message had been checked.
+        var big = Message + new string('x', 64 * 1024 * 1024);
+        var (code, stdout, stderr) = await MilterDaemon.RunCliAsync(
+            ["verify", "--authserv-id", "mx.verify.test", .. lab.DnsArgs], big, timeout: TimeSpan.FromSeconds(120));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("larger than", stderr, StringComparison.Ordinal);
+    }
 }

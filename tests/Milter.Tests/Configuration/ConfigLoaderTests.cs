@@ -58,6 +58,19 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("""{ "Signing": { "Keys": [ { "Domain": "example.com", "Selector": "s1" } ] } }""", "Signing:Keys:0:KeyFile", "")]
     [InlineData("""{ "LogLevel": "Chatty" }""", "LogLevel", "Chatty")]
     [InlineData("""{ "Verification": { "HeaderLimitAction": "continue" } }""", "Verification:HeaderLimitAction", "continue")]
+    // Issue 13 defect 9: only dotted quads and RFC 4291 text, never inet_aton forms (1.2.3 = 1.2.0.3, 0x7f.1 = 127.0.0.1).
+    [InlineData("""{ "Signing": { "InternalHosts": [ "10.1.2" ] } }""", "Signing:InternalHosts:0", "10.1.2")]
+    [InlineData("""{ "Signing": { "InternalHosts": [ "10.1/16" ] } }""", "Signing:InternalHosts:0", "10.1/16")]
+    [InlineData("""{ "Signing": { "InternalHosts": [ "0x7f.1" ] } }""", "Signing:InternalHosts:0", "0x7f.1")]
+    [InlineData("""{ "Signing": { "InternalHosts": [ "2130706433" ] } }""", "Signing:InternalHosts:0", "2130706433")]
+    [InlineData("""{ "Signing": { "InternalHosts": [ "010.0.0.1" ] } }""", "Signing:InternalHosts:0", "010.0.0.1")]
+    [InlineData("""{ "Signing": { "InternalHosts": [ "fe80::1%eth0" ] } }""", "Signing:InternalHosts:0", "fe80::1%eth0")]
+    [InlineData("""{ "Dns": { "Servers": [ "127.1" ] } }""", "Dns:Servers:0", "127.1")]
+    [InlineData("""{ "Dns": { "Servers": [ "0x7f.0.0.1:53" ] } }""", "Dns:Servers:0", "0x7f.0.0.1:53")]
+    [InlineData("""{ "Dns": { "Servers": [ "2130706433" ] } }""", "Dns:Servers:0", "2130706433")]
+    [InlineData("""{ "Listen": [ "inet:8891@127.1" ] }""", "Listen:0", "inet:8891@127.1")]
+    [InlineData("""{ "Listen": [ "inet:8891@0x7f.1" ] }""", "Listen:0", "inet:8891@0x7f.1")]
+    [InlineData("""{ "Listen": [ "inet:8891@2130706433" ] }""", "Listen:0", "inet:8891@2130706433")]
     public void BadValue_NamesKeyAndValue(string json, string key, string value)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write(json), environment: false));

@@ -137,4 +137,45 @@ public sealed class DmarcDaemonTests
             dir.Dispose();
         }
     }
+
+    [Fact]
+    public async Task A_spoof_of_a_p_reject_domain_through_an_invalid_a_label_is_rejected()
+    {
+        // Issue 13 defect 3: From boss@xn--zz.redirected.test (under p=reject) passed From parsing, DNS refused the
+        // name, and dmarc=temperror was never enforced: the spoof was delivered.
+        var (dir, dns, daemon, port) = await StartAsync(new { RejectOnFailure = true, RejectInvalidFrom = true });
+        try
+        {
+            var spoof = await SendAsync(port, "<x@quarantined.test>", From("boss@xn--zz.redirected.test"));
+            Assert.Equal(MilterResponseCode.ReplyCode, spoof.Reply.Code);
+            Assert.StartsWith("550 5.7.1", spoof.Reply.Text, StringComparison.Ordinal);
+            Assert.Contains("not a valid domain name", spoof.Reply.Text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+            await dns.DisposeAsync();
+            dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_from_domain_with_an_invalid_a_label_is_dmarc_permerror_not_temperror()
+    {
+        var (dir, dns, daemon, port) = await StartAsync(new { Enabled = true });
+        try
+        {
+            var result = await SendAsync(port, "<x@quarantined.test>", From("boss@xn--zz.redirected.test"));
+            Assert.Equal(MilterResponseCode.Continue, result.Reply.Code);
+            var ar = Assert.Single(result.Modifications, m => m.Name == "Authentication-Results").Value!;
+            Assert.Contains("dmarc=permerror", ar, StringComparison.Ordinal);
+            Assert.DoesNotContain("temperror", ar, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+            await dns.DisposeAsync();
+            dir.Dispose();
+        }
+    }
 }
