@@ -11,6 +11,7 @@ public sealed class BufferBudget
     private readonly object _lock = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private long _available;
+    private long _peak;
 
     public BufferBudget(long capacity)
     {
@@ -27,6 +28,17 @@ public sealed class BufferBudget
         get { lock (_lock) return Capacity - _available; }
     }
 
+    /// <summary>The most bytes reserved at once since the last call; starts again from what is reserved now.</summary>
+    public long TakePeak()
+    {
+        lock (_lock)
+        {
+            var peak = _peak;
+            _peak = Capacity - _available;
+            return peak;
+        }
+    }
+
     /// <summary>Reserves <paramref name="bytes"/> (at most the capacity), waiting for them if needed.
     /// Throws <see cref="OperationCanceledException"/> when cancelled first (nothing is then reserved).</summary>
     public ValueTask ReserveAsync(long bytes, CancellationToken cancellationToken)
@@ -37,7 +49,7 @@ public sealed class BufferBudget
         {
             if (_waiters.Count == 0 && _available >= bytes)
             {
-                _available -= bytes;
+                Take(bytes);
                 return ValueTask.CompletedTask;
             }
             waiter = new Waiter(bytes);
@@ -79,10 +91,16 @@ public sealed class BufferBudget
     {
         while (_waiters.First is { } head && head.Value.Bytes <= _available)
         {
-            _available -= head.Value.Bytes;
+            Take(head.Value.Bytes);
             _waiters.RemoveFirst();
             head.Value.Done.TrySetResult();
         }
+    }
+
+    private void Take(long bytes)
+    {
+        _available -= bytes;
+        _peak = Math.Max(_peak, Capacity - _available);
     }
 
     private sealed class Waiter(long bytes)

@@ -24,6 +24,7 @@ public sealed class MilterServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly BufferBudget _budget;
     private readonly LogRateLimiter _logLimiter;
+    private readonly FloodMemoryRelief _memoryRelief;
     private long _nextConnectionId;
     private long _refused;
     private long _evicted;
@@ -42,6 +43,7 @@ public sealed class MilterServer : IAsyncDisposable
         _sessionLogger = loggerFactory.CreateLogger("Milter.Protocol.Session");
         _budget = new BufferBudget(options.MaxBufferedBytes);
         _logLimiter = new LogRateLimiter(_logger, options.LogLinesPerInterval, options.LogInterval);
+        _memoryRelief = new FloodMemoryRelief(() => ActiveConnections, _budget, _logger, TimeSpan.FromSeconds(10));
     }
 
     /// <summary>The bound endpoints, in the order of the specs (port 0 resolved).</summary>
@@ -193,6 +195,7 @@ public sealed class MilterServer : IAsyncDisposable
                 socket.Dispose();
                 continue;
             }
+            _memoryRelief.Observe(ActiveConnections);
             var connection = new Connection(Interlocked.Increment(ref _nextConnectionId), socket);
             _connections[connection.Id] = connection;
             connection.Task = Task.Run(() => RunConnectionAsync(connection, listener.Spec), CancellationToken.None);
@@ -322,6 +325,7 @@ public sealed class MilterServer : IAsyncDisposable
     {
         await StopAsync(CancellationToken.None);
         _acceptCts.Dispose();
+        _memoryRelief.Dispose();
         _logLimiter.Dispose();
     }
 
