@@ -22,7 +22,12 @@ public sealed class MilterServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Connection> _connections = new();
     private readonly CancellationTokenSource _acceptCts = new();
     private readonly List<Task> _acceptLoops = [];
+    private readonly BufferBudget _budget;
+    private readonly LogRateLimiter _logLimiter;
+    private readonly FloodMemoryRelief _memoryRelief;
     private long _nextConnectionId;
+    private long _refused;
+    private long _evicted;
     private int _active;
     private volatile bool _draining;
     private bool _started;
@@ -36,12 +41,25 @@ public sealed class MilterServer : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Milter.Protocol.Server");
         _sessionLogger = loggerFactory.CreateLogger("Milter.Protocol.Session");
+        _budget = new BufferBudget(options.MaxBufferedBytes);
+        _logLimiter = new LogRateLimiter(_logger, options.LogLinesPerInterval, options.LogInterval);
+        _memoryRelief = new FloodMemoryRelief(() => ActiveConnections, _budget, _logger, TimeSpan.FromSeconds(10));
     }
 
     /// <summary>The bound endpoints, in the order of the specs (port 0 resolved).</summary>
     public IReadOnlyList<EndPoint> EndPoints => _listeners.Select(l => l.EndPoint).ToList();
 
     public int ActiveConnections => Volatile.Read(ref _active);
+
+    /// <summary>Connections closed at once because <see cref="MilterServerOptions.MaxConnections"/> were open
+    /// and none could be evicted.</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    /// <summary>Connections closed to make room for a new one (the one waiting longest for its MTA).</summary>
+    public long EvictedConnections => Interlocked.Read(ref _evicted);
+
+    /// <summary>Bytes reserved now by incomplete large frames, across all connections.</summary>
+    public long BufferedBytes => _budget.InUse;
 
     /// <summary>Binds every spec, or none: on failure the ones already bound are closed and an
     /// <see cref="IOException"/> naming the spec is thrown.</summary>
@@ -167,18 +185,49 @@ public sealed class MilterServer : IAsyncDisposable
                 continue;
             }
 
-            if (Interlocked.Increment(ref _active) > _options.MaxConnections)
+            if (Interlocked.Increment(ref _active) > _options.MaxConnections && !EvictOne())
             {
                 Interlocked.Decrement(ref _active);
-                _logger.LogWarning("connection from {Remote} on {Spec} refused: {Max} connections already open",
-                    RemoteOf(socket), listener.Spec, _options.MaxConnections);
+                var total = Interlocked.Increment(ref _refused);
+                if (_logLimiter.Allow("connection refused"))
+                    _logger.LogWarning("connection from {Remote} on {Spec} refused: {Max} connections already open ({Total} refused so far)",
+                        RemoteOf(socket), listener.Spec, _options.MaxConnections, total);
                 socket.Dispose();
                 continue;
             }
+            _memoryRelief.Observe(ActiveConnections);
             var connection = new Connection(Interlocked.Increment(ref _nextConnectionId), socket);
             _connections[connection.Id] = connection;
             connection.Task = Task.Run(() => RunConnectionAsync(connection, listener.Spec), CancellationToken.None);
         }
+    }
+
+    /// <summary>When full, closes the connection that has waited longest for its MTA (an idle or trickling
+    /// one, never one whose command is being handled), if it has waited at least
+    /// <see cref="MilterServerOptions.EvictAfter"/>; its slot goes to the new connection. What that MTA sees is
+    /// the connection closed between commands, as after an idle timeout. False when none qualifies.</summary>
+    private bool EvictOne()
+    {
+        var oldest = long.MaxValue;
+        Connection? victim = null;
+        foreach (var c in _connections.Values)
+        {
+            if (c.Evicted || c.Session is not { } session) continue;
+            var since = session.WaitingSince;
+            if (since < oldest)
+            {
+                oldest = since;
+                victim = c;
+            }
+        }
+        if (victim is null || TimeProvider.System.GetElapsedTime(oldest) < _options.EvictAfter) return false;
+        victim.Evicted = true;
+        var total = Interlocked.Increment(ref _evicted);
+        if (_logLimiter.Allow("connection evicted"))
+            _logger.LogWarning("conn {Id}: closed to make room ({Max} connections open; it waited {Waited:F0} s for its MTA; {Total} evicted so far)",
+                victim.Id, _options.MaxConnections, TimeProvider.System.GetElapsedTime(oldest).TotalSeconds, total);
+        try { victim.Cancellation.Cancel(); } catch (ObjectDisposedException) { }
+        return true;
     }
 
     private async Task RunConnectionAsync(Connection connection, ListenSpec spec)
@@ -194,7 +243,7 @@ public sealed class MilterServer : IAsyncDisposable
             // bytes arrive (a 64 KB buffer held per idle connection put 1,000 idle connections at ~115 MB RSS).
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
             handler = _handlerFactory();
-            using var session = new MilterSession(handler, reader, stream, _options, _sessionLogger, connection.Id);
+            using var session = new MilterSession(handler, reader, stream, _options, _sessionLogger, connection.Id, _budget, _logLimiter);
             connection.Session = session;
             if (_draining) session.RequestDrain();
             _logger.LogDebug("conn {Id}: accepted from {Remote} on {Spec}", connection.Id, RemoteOf(socket), spec);
@@ -202,7 +251,8 @@ public sealed class MilterServer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "conn {Id}: failed", connection.Id);
+            if (_logLimiter.Allow("connection failed"))
+                _logger.LogError(ex, "conn {Id}: failed", connection.Id);
         }
         finally
         {
@@ -275,6 +325,8 @@ public sealed class MilterServer : IAsyncDisposable
     {
         await StopAsync(CancellationToken.None);
         _acceptCts.Dispose();
+        _memoryRelief.Dispose();
+        _logLimiter.Dispose();
     }
 
     private sealed class Listener(ListenSpec spec, Socket socket, string? unixPath)
@@ -303,6 +355,7 @@ public sealed class MilterServer : IAsyncDisposable
         public Socket Socket { get; } = socket;
         public CancellationTokenSource Cancellation { get; } = new();
         public volatile MilterSession? Session;
+        public volatile bool Evicted;
         public Task? Task;
     }
 }

@@ -12,7 +12,8 @@ public sealed partial class MilterSession
     {
         if (!MilterCommand.IsKnown(command))
         {
-            _logger.LogWarning("conn {Id}: unknown command byte {Command}: closing the connection", _context.ConnectionId, MilterCommand.Name(command));
+            if (_logLimiter.Allow("unknown command"))
+                _logger.LogWarning("conn {Id}: unknown command byte {Command}: closing the connection", _context.ConnectionId, MilterCommand.Name(command));
             return false;
         }
 
@@ -79,7 +80,8 @@ public sealed partial class MilterSession
         var call = Parse(command, data, out var error);
         if (error is not null)
         {
-            _logger.LogWarning("conn {Id}: malformed {Command}: {Error}", _context.ConnectionId, MilterCommand.Name(command), error);
+            if (_logLimiter.Allow("malformed command"))
+                _logger.LogWarning("conn {Id}: malformed {Command}: {Error}", _context.ConnectionId, MilterCommand.Name(command), error);
             MarkFailed();
             return MilterResponse.Tempfail;
         }
@@ -109,13 +111,15 @@ public sealed partial class MilterSession
     {
         if (command == MilterCommand.OptNeg || _phase == SessionPhase.AwaitOptNeg)
         {
-            _logger.LogWarning("conn {Id}: {Command} out of order (state {Phase}): closing the connection",
-                _context.ConnectionId, MilterCommand.Name(command), _phase);
+            if (_logLimiter.Allow("out of order"))
+                _logger.LogWarning("conn {Id}: {Command} out of order (state {Phase}): closing the connection",
+                    _context.ConnectionId, MilterCommand.Name(command), _phase);
             return false;
         }
         var replyExpected = SessionOrder.ReplyExpected(command, _flags);
-        _logger.LogWarning("conn {Id}: {Command} out of order (state {Phase}): {Outcome}",
-            _context.ConnectionId, MilterCommand.Name(command), _phase, replyExpected ? "answered TEMPFAIL" : "ignored");
+        if (_logLimiter.Allow("out of order"))
+            _logger.LogWarning("conn {Id}: {Command} out of order (state {Phase}): {Outcome}",
+                _context.ConnectionId, MilterCommand.Name(command), _phase, replyExpected ? "answered TEMPFAIL" : "ignored");
         if (InMessage) _messageFailed = true;
         if (replyExpected) await SendAsync(WireConstants.SimpleReply(MilterResponseCode.Tempfail));
         return true;
@@ -126,8 +130,9 @@ public sealed partial class MilterSession
         var offer = Negotiation.Parse(data.Span);
         if (offer is null || offer.Version < WireConstants.MinProtocolVersion)
         {
-            _logger.LogWarning("conn {Id}: unusable OPTNEG ({Offer}): closing the connection",
-                _context.ConnectionId, offer is null ? "truncated" : $"version {offer.Version}");
+            if (_logLimiter.Allow("unusable OPTNEG"))
+                _logger.LogWarning("conn {Id}: unusable OPTNEG ({Offer}): closing the connection",
+                    _context.ConnectionId, offer is null ? "truncated" : $"version {offer.Version}");
             return false;
         }
         try
@@ -160,7 +165,8 @@ public sealed partial class MilterSession
         var reader = new PayloadReader(data);
         if (!reader.TryReadByte(out var target))
         {
-            _logger.LogWarning("conn {Id}: empty SMFIC_MACRO ignored", _context.ConnectionId);
+            if (_logLimiter.Allow("bad SMFIC_MACRO"))
+                _logger.LogWarning("conn {Id}: empty SMFIC_MACRO ignored", _context.ConnectionId);
             return;
         }
         var messageScope = SessionOrder.IsMessageScope(target);
@@ -168,7 +174,8 @@ public sealed partial class MilterSession
         {
             if (!reader.TryReadCString(out var name) || !reader.TryReadCString(out var value))
             {
-                _logger.LogWarning("conn {Id}: truncated SMFIC_MACRO for {Command}: rest ignored", _context.ConnectionId, MilterCommand.Name(target));
+                if (_logLimiter.Allow("bad SMFIC_MACRO"))
+                    _logger.LogWarning("conn {Id}: truncated SMFIC_MACRO for {Command}: rest ignored", _context.ConnectionId, MilterCommand.Name(target));
                 return;
             }
             if (name.Length > 0) _context.SetMacro(name, value, messageScope);

@@ -25,6 +25,13 @@ public sealed partial class MilterSession : IDisposable
     private readonly FrameBuilder _batch = new();
     private readonly MessageModifier _modifier;
     private readonly MilterNetworkStream? _quickAck;
+    private readonly TimeProvider _time = TimeProvider.System;
+    private readonly FrameClock _frame = new();
+    private readonly BufferBudget _budget;
+    private readonly LogRateLimiter _logLimiter;
+    private readonly bool _ownsLogLimiter;
+    private long _reserved;
+    private long _waitingSince;
 
     private CancellationToken _sessionToken;
     private CancellationTokenSource? _readCts;
@@ -36,8 +43,16 @@ public sealed partial class MilterSession : IDisposable
     private bool _skipBody;
     private volatile bool _draining;
 
-    public MilterSession(IMilterHandler handler, PipeReader input, Stream output, MilterServerOptions options, ILogger logger, long connectionId)
+    /// <param name="budget">Shared by the sessions of a server; a session of its own when null.</param>
+    /// <param name="logLimiter">Shared by the sessions of a server, so a flood of bad connections logs a bounded
+    /// number of lines; a limiter of its own when null.</param>
+    public MilterSession(IMilterHandler handler, PipeReader input, Stream output, MilterServerOptions options, ILogger logger, long connectionId,
+        BufferBudget? budget = null, LogRateLimiter? logLimiter = null)
     {
+        _budget = budget ?? new BufferBudget(options.MaxBufferedBytes);
+        _ownsLogLimiter = logLimiter is null;
+        _logLimiter = logLimiter ?? new LogRateLimiter(logger, options.LogLinesPerInterval, options.LogInterval);
+        _waitingSince = _time.GetTimestamp();
         _handler = handler;
         _input = input;
         _output = new SessionOutput(output);
@@ -55,6 +70,10 @@ public sealed partial class MilterSession : IDisposable
 
     /// <summary>True between the start of a message (MAIL) and its end (BODYEOB, ABORT).</summary>
     public bool InMessage => _phase >= SessionPhase.Mail;
+
+    /// <summary>The <see cref="TimeProvider.System"/> timestamp since which the session has been waiting for
+    /// the MTA (for a command, or for the rest of a frame); <see cref="long.MaxValue"/> while it handles one.</summary>
+    public long WaitingSince => Volatile.Read(ref _waitingSince);
 
     /// <summary>Asks the session to end at the next message boundary (at once when no message is in flight).</summary>
     public void RequestDrain()
@@ -79,7 +98,8 @@ public sealed partial class MilterSession : IDisposable
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
-            _logger.LogInformation("conn {Id}: connection lost: {Message}", _context.ConnectionId, ex.Message);
+            if (_logLimiter.Allow("connection lost"))
+                _logger.LogInformation("conn {Id}: connection lost: {Message}", _context.ConnectionId, ex.Message);
         }
         catch (Exception ex)
         {
@@ -87,6 +107,7 @@ public sealed partial class MilterSession : IDisposable
         }
         finally
         {
+            ReleaseReservation();
             await CloseHandlerAsync();
             await _input.CompleteAsync();
         }
@@ -94,7 +115,9 @@ public sealed partial class MilterSession : IDisposable
 
     private async Task ReadLoopAsync()
     {
-        var readCts = _readCts!;
+        // The first frame (OPTNEG) is due within the frame deadline of the connection: Postfix and Sendmail
+        // send it at once, and a client that connects and says nothing must not hold a slot for IdleTimeout.
+        _frame.Start(_time.GetTimestamp());
         while (true)
         {
             if (_draining && !InMessage)
@@ -102,38 +125,33 @@ public sealed partial class MilterSession : IDisposable
                 _logger.LogInformation("conn {Id}: closed for shutdown between messages", _context.ConnectionId);
                 return;
             }
-            ReadResult result;
-            readCts.CancelAfter(_options.IdleTimeout);
-            try
-            {
-                result = await _input.ReadAsync(readCts.Token);
-            }
-            catch (OperationCanceledException) when (!_sessionToken.IsCancellationRequested)
-            {
-                _logger.LogWarning("conn {Id}: no command from the MTA for {Timeout}: closing", _context.ConnectionId, _options.IdleTimeout);
-                return;
-            }
-            if (!readCts.TryReset())
-            {
-                readCts.Dispose();
-                readCts = _readCts = CancellationTokenSource.CreateLinkedTokenSource(_sessionToken);
-            }
-            if (result.IsCanceled) continue;
+            if (!await ReserveForPendingFrameAsync()) return;
+            var result = await ReadOrTimeoutAsync();
+            if (result is not { } read) return;
+            if (read.IsCanceled) continue;
 
-            var buffer = result.Buffer;
+            var buffer = read.Buffer;
             var replyWillAck = false;
+            var completed = false;
             try
             {
                 while (true)
                 {
                     var status = MilterFrameReader.TryReadFrame(ref buffer, _options.MaxFrameSize, out var frame, out var length);
-                    if (status == FrameReadStatus.NeedMoreData) break;
+                    if (status == FrameReadStatus.NeedMoreData)
+                    {
+                        _frame.Declared = length;
+                        break;
+                    }
                     if (status != FrameReadStatus.Complete)
                     {
-                        _logger.LogWarning("conn {Id}: bad frame length {Length} (maximum {Max}): closing the connection",
-                            _context.ConnectionId, length, _options.MaxFrameSize);
+                        if (_logLimiter.Allow("bad frame length"))
+                            _logger.LogWarning("conn {Id}: bad frame length {Length} (maximum {Max}): closing the connection",
+                                _context.ConnectionId, length, _options.MaxFrameSize);
                         return;
                     }
+                    completed = true;
+                    Volatile.Write(ref _waitingSince, long.MaxValue);
                     if (!await ProcessFrameAsync(frame)) return;
                     replyWillAck = SessionOrder.ReplyExpected(frame.Command, _flags);
                     if (_draining && !InMessage) break;
@@ -141,10 +159,13 @@ public sealed partial class MilterSession : IDisposable
                 // The MTA sends nothing more until it has our reply, and that reply carries the ACK. Otherwise
                 // (a command without reply last, or a frame cut short) it may be waiting for the ACK: send it.
                 if (!replyWillAck || buffer.Length > 0) _quickAck?.AcknowledgeNow();
-                if (result.IsCompleted)
+                if (read.IsCompleted)
                 {
                     if (buffer.Length > 0)
-                        _logger.LogWarning("conn {Id}: connection closed inside a frame ({Bytes} bytes pending)", _context.ConnectionId, buffer.Length);
+                    {
+                        if (_logLimiter.Allow("connection closed inside a frame"))
+                            _logger.LogWarning("conn {Id}: connection closed inside a frame ({Bytes} bytes pending)", _context.ConnectionId, buffer.Length);
+                    }
                     else
                         _logger.LogDebug("conn {Id}: MTA closed the connection", _context.ConnectionId);
                     return;
@@ -153,8 +174,93 @@ public sealed partial class MilterSession : IDisposable
             finally
             {
                 _input.AdvanceTo(buffer.Start, buffer.End);
+                if (completed) ReleaseReservation();
             }
+            var now = _time.GetTimestamp();
+            if (buffer.Length == 0) _frame.Clear(now);
+            else if (completed || !_frame.Pending) _frame.Start(now);
         }
+    }
+
+    /// <summary>Reads with the idle timeout between frames, or what is left of the frame deadline inside one.
+    /// Null when the time ran out (logged).</summary>
+    private async ValueTask<ReadResult?> ReadOrTimeoutAsync()
+    {
+        var readCts = _readCts!;
+        var timeout = _frame.Pending ? _frame.Remaining(_options.FrameTimeout, _time) : _options.IdleTimeout;
+        if (timeout <= TimeSpan.Zero)
+        {
+            LogFrameTimeout();
+            return null;
+        }
+        Volatile.Write(ref _waitingSince, _frame.Pending ? _frame.Started : _frame.IdleSince);
+        readCts.CancelAfter(timeout);
+        ReadResult result;
+        try
+        {
+            result = await _input.ReadAsync(readCts.Token);
+        }
+        catch (OperationCanceledException) when (!_sessionToken.IsCancellationRequested)
+        {
+            if (_frame.Pending) LogFrameTimeout();
+            else if (_logLimiter.Allow("idle timeout"))
+                _logger.LogWarning("conn {Id}: no command from the MTA for {Timeout}: closing", _context.ConnectionId, _options.IdleTimeout);
+            return null;
+        }
+        if (!readCts.TryReset())
+        {
+            readCts.Dispose();
+            _readCts = CancellationTokenSource.CreateLinkedTokenSource(_sessionToken);
+        }
+        return result;
+    }
+
+    private void LogFrameTimeout()
+    {
+        if (_logLimiter.Allow("frame timeout"))
+        {
+            if (_phase == SessionPhase.AwaitOptNeg && _frame.Declared == 0)
+                _logger.LogWarning("conn {Id}: no OPTNEG within {Timeout} of connecting: closing", _context.ConnectionId, _options.FrameTimeout);
+            else
+                _logger.LogWarning("conn {Id}: frame not complete within {Timeout} of its first byte: closing", _context.ConnectionId, _options.FrameTimeout);
+        }
+    }
+
+    /// <summary>Before reading more of a large frame, takes its declared length from the server's buffer budget,
+    /// waiting (within the frame deadline) while other connections hold it. False when the deadline passed.</summary>
+    private async ValueTask<bool> ReserveForPendingFrameAsync()
+    {
+        var declared = _frame.Declared;
+        if (!_frame.Pending || declared <= MilterServerOptions.SmallFrameSize || _reserved > 0) return true;
+        var remaining = _frame.Remaining(_options.FrameTimeout, _time);
+        if (remaining <= TimeSpan.Zero)
+        {
+            LogFrameTimeout();
+            return false;
+        }
+        Volatile.Write(ref _waitingSince, _frame.Started);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(_sessionToken);
+        cts.CancelAfter(remaining);
+        try
+        {
+            await _budget.ReserveAsync(declared, cts.Token);
+        }
+        catch (OperationCanceledException) when (!_sessionToken.IsCancellationRequested)
+        {
+            if (_logLimiter.Allow("buffer budget"))
+                _logger.LogWarning("conn {Id}: frame of {Length} bytes still waiting for buffer space ({Budget} bytes, all in use) after {Timeout}: closing",
+                    _context.ConnectionId, declared, _budget.Capacity, _options.FrameTimeout);
+            return false;
+        }
+        _reserved = declared;
+        return true;
+    }
+
+    private void ReleaseReservation()
+    {
+        var reserved = _reserved;
+        _reserved = 0;
+        _budget.Release(reserved);
     }
 
     /// <summary>Gives the frame data as one block (a slice of the pipe, or a pooled copy when it spans segments).</summary>
@@ -201,5 +307,6 @@ public sealed partial class MilterSession : IDisposable
         _output.Dispose();
         _scratch.Dispose();
         _batch.Dispose();
+        if (_ownsLogLimiter) _logLimiter.Dispose();
     }
 }

@@ -178,6 +178,9 @@ public static partial class ConfigLoader
 
         Range("Server:MaxFrameBytes", o.Server.MaxFrameBytes, 65_536 + 16, 64 * 1024 * 1024);
         Range("Server:IdleTimeoutSeconds", o.Server.IdleTimeoutSeconds, 1, 86_400);
+        Range("Server:FrameTimeoutSeconds", o.Server.FrameTimeoutSeconds, 1, 3_600);
+        // A frame of MaxFrameBytes must fit in the budget, or it could never be read.
+        Range("Server:MaxBufferedBytes", o.Server.MaxBufferedBytes, o.Server.MaxFrameBytes, int.MaxValue);
         Range("Server:HandlerTimeoutSeconds", o.Server.HandlerTimeoutSeconds, 1, 3_600);
         Range("Server:ProgressIntervalSeconds", o.Server.ProgressIntervalSeconds, 1, 3_600);
         Range("Server:MaxConnections", o.Server.MaxConnections, 1, 100_000);

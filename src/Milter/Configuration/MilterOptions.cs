@@ -106,6 +106,10 @@ public sealed class ServerSection
 {
     public int MaxFrameBytes { get; set; } = 1024 * 1024;
     public int IdleTimeoutSeconds { get; set; } = 300;
+    /// <summary>A frame must arrive whole within this many seconds of its first byte (the first, OPTNEG, of the connection).</summary>
+    public int FrameTimeoutSeconds { get; set; } = 10;
+    /// <summary>Bytes all connections together may hold in incomplete frames above 64 KiB.</summary>
+    public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
     public int HandlerTimeoutSeconds { get; set; } = 60;
     public int ProgressIntervalSeconds { get; set; } = 5;
     public int MaxConnections { get; set; } = 1000;

@@ -73,6 +73,8 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         {
             MaxFrameSize = s.MaxFrameBytes,
             IdleTimeout = TimeSpan.FromSeconds(s.IdleTimeoutSeconds),
+            FrameTimeout = TimeSpan.FromSeconds(s.FrameTimeoutSeconds),
+            MaxBufferedBytes = s.MaxBufferedBytes,
             HandlerTimeout = TimeSpan.FromSeconds(s.HandlerTimeoutSeconds),
             ProgressInterval = TimeSpan.FromSeconds(s.ProgressIntervalSeconds),
             MaxConnections = s.MaxConnections,
