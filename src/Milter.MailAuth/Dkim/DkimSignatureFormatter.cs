@@ -31,7 +31,7 @@ internal static class DkimSignatureFormatter
         }
         if (f.Identity is not null)
         {
-            Add(sb, ref column, "i=" + f.Identity + ";");
+            Add(sb, ref column, "i=" + DkimQuotedPrintable.Encode(f.Identity) + ";"); // RFC 6376 3.5: dkim-quoted-printable
         }
         for (int i = 0; i < f.SignedHeaderNames.Count; i++)
         {

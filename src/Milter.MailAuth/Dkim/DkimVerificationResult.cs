@@ -4,7 +4,8 @@ namespace Milter.MailAuth.Dkim;
 /// The result of one DKIM signature in RFC 8601 section 2.7.1 words. How this verifier maps problems to words:
 /// <list type="bullet">
 /// <item><b>pass</b>: body hash and signature verified with an acceptable key.</item>
-/// <item><b>fail</b>: the body hash or the signature did not verify (the message was changed, or the key is wrong).</item>
+/// <item><b>fail</b>: the body hash or the signature did not verify with a usable key (the message was changed, or
+/// the key is wrong).</item>
 /// <item><b>neutral</b>: the DKIM-Signature could not be processed: tag-list syntax errors, a missing required
 /// tag, bad base64, an unknown version, algorithm, canonicalization or query method (RFC 8601: "the
 /// signature ... contained syntax errors or were not otherwise able to be processed"); also signatures beyond
@@ -15,11 +16,21 @@ namespace Milter.MailAuth.Dkim;
 /// unsigned content after the signed part (unless <see cref="DkimVerifierOptions.BodyLengthPolicy"/> says
 /// otherwise).</item>
 /// <item><b>permerror</b>: an unrecoverable problem a later attempt will not fix (RFC 6376 6.1.1 / 6.1.2
-/// PERMFAIL cases): From not in h=, i= outside d=, x= not after t=, signature expired, timestamp in the
+/// PERMFAIL cases): From not in h=, i= outside d=, i= not valid dkim-quoted-printable (RFC 6376 2.11), x= not after t=, signature expired, timestamp in the
 /// future, no key record (NXDOMAIN / no TXT), several key records, a malformed key record, a revoked key
 /// (empty p=), a key of the wrong type, hash or service, t=s with a subdomain i=, a key over 8192 bits.</item>
 /// <item><b>temperror</b>: the key lookup timed out or the DNS server failed.</item>
 /// </list>
+/// <para>The order of the checks, which decides the result when a signature has several problems, is RFC 6376's:
+/// (1) the signature field (6.1.1: syntax, From in h=, i= within d=, rsa-sha1, t= and x=), with no DNS query;
+/// (2) the key (6.1.2: lookup, record syntax, revocation, key type, h= and s= of the record, t=s, minimum size);
+/// (3) the body hash (6.1.3 step 3), then (4) the signature over the header fields (6.1.3 step 4). The body
+/// hash is computed while the body streams in and compared before the key is fetched, but a mismatch is reported
+/// only after step 2: an altered body with a missing or unusable key is the key's permerror (or policy), with
+/// "(and the body hash did not verify)" added to the reason, and temperror when the key lookup got no answer
+/// (6.1.2 step 2), although a later attempt cannot pass either. Only with a usable key is it
+/// fail (body hash did not verify). Keys come through the <see cref="DkimKeyCache"/>, so altered mail from one
+/// signer costs one query; a valid message does the same work as before (one key fetch, one signature check).</para>
 /// A message without signatures gives no results at all; the caller reports dkim=none.
 /// </summary>
 public enum DkimResult
@@ -54,7 +65,7 @@ public static class DkimResultNames
 /// <param name="Domain">d= (empty when the signature had none)</param>
 /// <param name="Selector">s= (empty when the signature had none)</param>
 /// <param name="Algorithm">a= as written, lower-cased (empty when absent)</param>
-/// <param name="HeaderI">i= or "@" + d= (header.i)</param>
+/// <param name="HeaderI">i= decoded from dkim-quoted-printable, or "@" + d= (header.i)</param>
 /// <param name="HeaderB">the first 8 characters of b= without whitespace (header.b, RFC 6008)</param>
 /// <param name="Testing">the key record has t=y (RFC 6376 3.6.1: the signer is testing DKIM)</param>
 /// <param name="BodyLengthLimited">the signature has an l= tag</param>

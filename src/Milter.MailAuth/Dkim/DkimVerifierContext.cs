@@ -95,33 +95,38 @@ public sealed class DkimVerifierContext : IDisposable
             return [];
         }
         var results = new DkimVerificationResult?[_signatures.Count];
-        var pending = new List<(int Index, string KeyName)>();
+        var pending = new List<PendingKey>();
         long now = _verifier.TimeProvider.GetUtcNow().ToUnixTimeSeconds();
         for (int i = 0; i < _signatures.Count; i++)
         {
-            results[i] = CheckBeforeKey(i, now, out string? keyName);
+            results[i] = CheckBeforeKey(i, now, out string? keyName, out bool bodyHashFailed);
             if (results[i] is null)
             {
-                pending.Add((i, keyName!));
+                pending.Add(new PendingKey(i, keyName!, bodyHashFailed));
             }
         }
         if (pending.Count > 0)
         {
             Dictionary<string, DkimKeyRecordResult> keys = await FetchKeysAsync(pending, cancellationToken).ConfigureAwait(false);
-            foreach ((int index, string keyName) in pending)
+            foreach (PendingKey p in pending)
             {
-                results[index] = CheckWithKey(_signatures[index], keys[keyName]);
+                DkimVerifierSignature sig = _signatures[p.Index];
+                DkimKeyRecordResult lookup = keys[p.KeyName];
+                results[p.Index] = p.BodyHashFailed ? CheckKeyAfterBodyHashFailure(sig, lookup) : CheckWithKey(sig, lookup);
             }
         }
         return results!;
     }
 
-    /// <summary>Everything that needs no key (RFC 6376 6.1.1, and the body hash of 6.1.3, checked first so a
-    /// changed body costs no DNS query). Returns null when the key is needed, with its record name.</summary>
-    private DkimVerificationResult? CheckBeforeKey(int index, long now, out string? keyName)
+    /// <summary>Everything that needs no key (RFC 6376 6.1.1), then the body hash of 6.1.3. Returns null when the
+    /// key is needed, with its record name and whether the body hash failed: the body hash is compared before
+    /// the key is fetched (so a valid message does no more work than it did), but its failure is reported only
+    /// once the key has passed the checks of 6.1.2 (see <see cref="CheckKeyAfterBodyHashFailure"/>).</summary>
+    private DkimVerificationResult? CheckBeforeKey(int index, long now, out string? keyName, out bool bodyHashFailed)
     {
         DkimVerifierSignature sig = _signatures[index];
         keyName = null;
+        bodyHashFailed = false;
         if (index >= _options.MaxSignatures)
         {
             return Result(sig, DkimResult.Neutral, $"not checked (limit of {_options.MaxSignatures} signatures)");
@@ -147,25 +152,25 @@ public sealed class DkimVerifierContext : IDisposable
         {
             return Result(sig, DkimResult.PermError, "signature expired");
         }
-        BodyHashSlot slot = FindBodyHash(sig)!;
-        byte[] bodyHash = slot.Hasher.Complete();
-        if (!CryptographicOperations.FixedTimeEquals(bodyHash, sig.BodyHash))
-        {
-            return Result(sig, DkimResult.Fail, "body hash did not verify");
-        }
         keyName = DkimKeyRecordName.For(sig.Selector, sig.Domain);
-        return keyName is null ? Result(sig, DkimResult.Neutral, "malformed d= or s=") : null;
+        if (keyName is null)
+        {
+            return Result(sig, DkimResult.Neutral, "malformed d= or s=");
+        }
+        BodyHashSlot slot = FindBodyHash(sig)!;
+        bodyHashFailed = !CryptographicOperations.FixedTimeEquals(slot.Hasher.Complete(), sig.BodyHash);
+        return null;
     }
 
-    private async Task<Dictionary<string, DkimKeyRecordResult>> FetchKeysAsync(List<(int Index, string KeyName)> pending,
+    private async Task<Dictionary<string, DkimKeyRecordResult>> FetchKeysAsync(List<PendingKey> pending,
         CancellationToken cancellationToken)
     {
         var names = new List<string>(pending.Count);
-        foreach ((_, string keyName) in pending)
+        foreach (PendingKey p in pending)
         {
-            if (!names.Contains(keyName))
+            if (!names.Contains(p.KeyName))
             {
-                names.Add(keyName);
+                names.Add(p.KeyName);
             }
         }
         var tasks = new Task<DkimKeyRecordResult>[names.Count];
@@ -182,8 +187,9 @@ public sealed class DkimVerifierContext : IDisposable
         return keys;
     }
 
-    /// <summary>RFC 6376 6.1.2 key checks, then 6.1.3 header hash and signature.</summary>
-    private DkimVerificationResult CheckWithKey(DkimVerifierSignature sig, DkimKeyRecordResult lookup)
+    /// <summary>The RFC 6376 6.1.2 checks of the fetched key against this signature, with the t=s identity rule
+    /// (3.6.1) and the minimum RSA size (RFC 8301 3.2); null when the key may be used.</summary>
+    private DkimVerificationResult? CheckKey(DkimVerifierSignature sig, DkimKeyRecordResult lookup)
     {
         DkimKeyRecord? key = lookup.Key;
         if (key is null)
@@ -202,6 +208,32 @@ public sealed class DkimVerifierContext : IDisposable
         {
             return Result(sig, DkimResult.Policy, $"key too short ({key.KeyBits} bits)", key);
         }
+        return null;
+    }
+
+    /// <summary>The body hash failed. RFC 6376 checks the key (6.1.2) before it computes the hashes (6.1.3), so a
+    /// key problem is the result: a missing, malformed, revoked or unsuitable key is permerror (policy for a
+    /// short RSA key), and a key lookup that got no answer is temperror (6.1.2 step 2) although a later attempt
+    /// cannot pass either, which the reason says. Only a usable key gives fail. The key comes through the cache,
+    /// so a run of altered messages from one signer costs one query; no signature is verified.</summary>
+    private DkimVerificationResult CheckKeyAfterBodyHashFailure(DkimVerifierSignature sig, DkimKeyRecordResult lookup)
+    {
+        const string BodyHashFailed = "body hash did not verify";
+        if (CheckKey(sig, lookup) is { } keyProblem)
+        {
+            return keyProblem with { Reason = keyProblem.Reason + " (and the " + BodyHashFailed + ")" };
+        }
+        return Result(sig, DkimResult.Fail, BodyHashFailed, lookup.Key);
+    }
+
+    /// <summary>RFC 6376 6.1.2 key checks, then 6.1.3 header hash and signature (the body hash matched).</summary>
+    private DkimVerificationResult CheckWithKey(DkimVerifierSignature sig, DkimKeyRecordResult lookup)
+    {
+        if (CheckKey(sig, lookup) is { } keyProblem)
+        {
+            return keyProblem;
+        }
+        DkimKeyRecord key = lookup.Key!;
         if (!key.VerifySha256(ComputeHeaderHash(sig), sig.Signature))
         {
             return Result(sig, DkimResult.Fail, "signature did not verify", key);
@@ -341,6 +373,8 @@ public sealed class DkimVerifierContext : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private readonly record struct PendingKey(int Index, string KeyName, bool BodyHashFailed);
 
     private readonly record struct HeaderEntry(string Name, int NameStart, int NameLength, int ValueStart, int ValueLength);
 

@@ -54,8 +54,11 @@ public sealed class DkimVerifierSignature
 
     public DkimSignatureAlgorithm Algorithm { get; private set; }
 
-    /// <summary>i= as written, or null when absent.</summary>
+    /// <summary>i= decoded from dkim-quoted-printable (RFC 6376 3.5), or null when absent; as written when it is
+    /// not valid dkim-quoted-printable (the signature is then permerror).</summary>
     public string? Identity { get; private set; }
+
+    private bool _identityEncodingBad;
 
     /// <summary>header.i: i= or "@" + d=.</summary>
     public string HeaderI => Identity ?? (Domain.Length > 0 ? "@" + Domain : "");
@@ -119,7 +122,8 @@ public sealed class DkimVerifierSignature
         AlgorithmName = (tags["a"] ?? "").ToLowerInvariant();
         if (tags.TryGetValue("i", out string i))
         {
-            Identity = Utf8(i);
+            _identityEncodingBad = !DkimQuotedPrintable.TryDecode(i, out string decoded);
+            Identity = _identityEncodingBad ? Utf8(i) : decoded;
         }
         if (tags.TryGetValue("b", out string b))
         {
@@ -324,7 +328,8 @@ public sealed class DkimVerifierSignature
         return false;
     }
 
-    /// <summary>i= ("[Local-part] @ domain") must be the d= domain or a subdomain of it (RFC 6376 3.5, 6.1.1).</summary>
+    /// <summary>i= ("[Local-part] @ domain", dkim-quoted-printable) must be the d= domain or a subdomain of it
+    /// (RFC 6376 3.5, 6.1.1); it is checked decoded, so "jlong=40example.com" is jlong@example.com.</summary>
     private bool CheckIdentity()
     {
         if (Identity is null)
@@ -332,8 +337,13 @@ public sealed class DkimVerifierSignature
             IdentityDomain = Domain;
             return true;
         }
+        if (_identityEncodingBad)
+        {
+            Fail(DkimResult.PermError, "malformed i= (not dkim-quoted-printable)");
+            return false;
+        }
         int at = Identity.LastIndexOf('@');
-        if (at < 0)
+        if (at < 0 || HasControl(Identity))
         {
             Fail(DkimResult.Neutral, "malformed i=");
             return false;
@@ -436,6 +446,8 @@ public sealed class DkimVerifierSignature
     }
 
     private static bool IsFws(char c) => c is ' ' or '\t' or '\r' or '\n';
+
+    private static bool HasControl(string value) => value.AsSpan().ContainsAnyInRange('\0', '\x1f') || value.Contains('\x7f');
 
     private static bool IsFws(byte text) => text is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 }

@@ -34,12 +34,27 @@ internal sealed class DmarcDiscovery
             org = Walk.TempError is null ? Walk.OrganizationalDomain() : null;
         }
         if (org is not null)
-            Lookup = Lookup with { OrganizationalDomain = org, QueriedNames = Walk?.QueriedNames.ToList() ?? Lookup.QueriedNames };
+            Lookup = Lookup with
+            {
+                OrganizationalDomain = org,
+                QueriedNames = Walk?.QueriedNames.ToList() ?? Lookup.QueriedNames,
+                SeveralRecordsAt = Walk is null ? Lookup.SeveralRecordsAt : SeveralAt(Walk),
+            };
         return org;
     }
 
-    /// <summary>RFC 9989 4.10.1: the record at the author domain, else at its Org Domain, else the PSD record.</summary>
+    /// <summary>RFC 9989 4.10.1: the record at the author domain, else at its Org Domain, else the PSD record.
+    /// Several records at a name are discarded and the walk goes on (see <see cref="DmarcTreeWalk.StepAsync"/>).</summary>
     public static async Task<DmarcDiscovery> TreeWalkAsync(IDnsResolver dns, string author, bool completeWalk, CancellationToken ct)
+    {
+        var discovery = await TreeWalkCoreAsync(dns, author, completeWalk, ct);
+        discovery.Lookup = discovery.Lookup with { SeveralRecordsAt = SeveralAt(discovery.Walk!) };
+        return discovery;
+    }
+
+    private static List<string> SeveralAt(DmarcTreeWalk walk) => walk.Discarded.Select(name => "_dmarc." + name).ToList();
+
+    private static async Task<DmarcDiscovery> TreeWalkCoreAsync(IDnsResolver dns, string author, bool completeWalk, CancellationToken ct)
     {
         var walk = new DmarcTreeWalk(dns, author);
         await walk.StepAsync(ct);
@@ -80,7 +95,10 @@ internal sealed class DmarcDiscovery
     }
 
     /// <summary>RFC 7489 6.6.3: the record at the author domain, else at the PSL Organizational Domain;
-    /// several records at the name queried means DMARC is not applied.</summary>
+    /// several records at the name queried means DMARC is not applied. Step 3 goes to the Organizational Domain
+    /// only "If the set is now empty", so several records at the author domain reach step 5: "If the remaining set
+    /// contains multiple records or no records, policy discovery terminates and DMARC processing is not applied
+    /// to this message".</summary>
     public static async Task<DmarcDiscovery> PublicSuffixAsync(IDnsResolver dns, PublicSuffixList psl, string author, CancellationToken ct)
     {
         var queried = new List<string>(2);
@@ -95,7 +113,7 @@ internal sealed class DmarcDiscovery
             var records = DmarcTreeWalk.DmarcRecords(answer);
             if (records.Count > 1)
                 return Psl(new(DmarcLookupStatus.None, author, null, null, null, org, queried,
-                    $"{records.Count} DMARC records at _dmarc.{name}: DMARC not applied (RFC 7489 6.6.3)"), null);
+                    $"{records.Count} DMARC records at _dmarc.{name}: DMARC not applied (RFC 7489 6.6.3)") { SeveralRecordsAt = ["_dmarc." + name] }, null);
             if (records.Count == 1 && DmarcRecord.TryParse(records[0], out var record, out _))
             {
                 var source = name == author ? DmarcRecordSource.AuthorDomain : DmarcRecordSource.OrganizationalDomain;

@@ -42,4 +42,8 @@ public sealed record DmarcRecordLookup(
 {
     /// <summary>"treewalk" or "psl" (the discovery_method of RFC 9990 reports).</summary>
     public string DiscoveryMethod { get; init; } = "treewalk";
+
+    /// <summary>The TXT names queried that held several v=DMARC1 records. RFC 9989 mode discarded them and the
+    /// walk went on; RFC 7489 mode stopped there and applied no DMARC (see <see cref="DmarcDiscovery"/>).</summary>
+    public IReadOnlyList<string> SeveralRecordsAt { get; init; } = [];
 }

@@ -34,7 +34,7 @@ internal sealed class DmarcTreeWalk
     public string Start { get; }
     public IReadOnlyList<DmarcWalkRecord> Found => _found;
     public IReadOnlyList<string> QueriedNames => _queried;
-    /// <summary>Names where several DMARC records were found and discarded.</summary>
+    /// <summary>Names where several DMARC records were found and discarded (the names, without "_dmarc.").</summary>
     public List<string> Discarded { get; } = [];
     public string? TempError { get; private set; }
     public bool IsComplete => TempError is not null || _next >= _targets.Count;
@@ -65,7 +65,13 @@ internal sealed class DmarcTreeWalk
         var records = DmarcRecords(answer);
         if (records.Count > 1)
         {
-            Discarded.Add(name); // RFC 9989 4.10: multiple records at one name are all discarded
+            // RFC 9989 4.10 steps 2 and 5: "Records that do not start with a "v=" tag that identifies the current
+            // version of DMARC are discarded. If multiple DMARC records are returned, they are all discarded."
+            // Only a single remaining record with psd= stops the walk, so the walk goes on to the next target
+            // (steps 3 and 6): several records at the Author Domain lead on to the Organizational Domain's.
+            // Quoted from draft-ietf-dmarc-dmarcbis-41, the approved text (RFC 9989 itself is not available
+            // offline here; /work/shared/reference/dmarc-arc.md 1 and 2.1 say the same).
+            Discarded.Add(name);
             return true;
         }
         if (records.Count == 1 && DmarcRecord.TryParse(records[0], out var record, out _))

@@ -8,8 +8,9 @@ namespace Milter.Commands;
 
 /// <summary>`milter dmarc --domain D [--json] [--mode rfc9989|rfc7489]` (default: the config's Dmarc:Mode): the DMARC record that applies to D, where
 /// policy discovery found it (every name queried), its tags with defaults filled in, D's Organizational Domain and
-/// the policy (p, sp or np) that applies to mail from D. Exit 0 when a record applies, 1 when none does, 3 on a
-/// temporary DNS failure, 2 for bad usage (an invalid domain included).</summary>
+/// the policy (p, sp or np) that applies to mail from D. A name holding several DMARC records is marked with the
+/// rule that applied to it (RFC 9989: discarded, the walk goes on; RFC 7489: discovery stops). Exit 0 when a
+/// record applies, 1 when none does, 3 on a temporary DNS failure, 2 for bad usage (an invalid domain included).</summary>
 public static class DmarcCommand
 {
     public static async Task<int> ExecuteAsync(string[] args)
@@ -67,6 +68,7 @@ public static class DmarcCommand
         {
             sb.Append("queried: ").Append(name);
             if (lookup.RecordDomain is not null && name == "_dmarc." + lookup.RecordDomain) sb.Append(" (record found)");
+            if (lookup.SeveralRecordsAt.Contains(name)) sb.Append(" (several records: ").Append(SeveralRecordsRule(mode)).Append(')');
             sb.Append('\n');
         }
         switch (lookup.Status)
@@ -107,6 +109,11 @@ public static class DmarcCommand
         w.WriteStartArray("queried");
         foreach (var name in lookup.QueriedNames) w.WriteStringValue(name);
         w.WriteEndArray();
+        w.WriteStartArray("severalRecords");
+        foreach (var name in lookup.SeveralRecordsAt) w.WriteStringValue(name);
+        w.WriteEndArray();
+        w.WriteString("severalRecordsRule", lookup.SeveralRecordsAt.Count == 0 ? null
+            : mode == DmarcMode.Rfc7489 ? "discovery-stops" : "discarded-walk-goes-on");
         var found = lookup.Status == DmarcLookupStatus.Found;
         w.WriteString("recordDomain", found ? lookup.RecordDomain : null);
         w.WriteString("source", found ? SourceName(lookup.Source) : null);
@@ -161,6 +168,12 @@ public static class DmarcCommand
         }
         return tags;
     }
+
+    /// <summary>What several v=DMARC1 records at one name did: RFC 9989 4.10 discards them all and walks on to
+    /// the next name; RFC 7489 6.6.3 step 5 ends policy discovery with no DMARC applied.</summary>
+    private static string SeveralRecordsRule(DmarcMode mode) => mode == DmarcMode.Rfc7489
+        ? "discovery stops, DMARC not applied, RFC 7489 6.6.3"
+        : "all discarded, the walk goes on, RFC 9989 4.10";
 
     private static string ModeName(DmarcMode mode) => mode == DmarcMode.Rfc7489 ? "rfc7489" : "rfc9989";
 

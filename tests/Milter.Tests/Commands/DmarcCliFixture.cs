@@ -10,7 +10,8 @@ namespace Milter.Tests.Commands;
 /// key (selector rsa), SPF allowing 192.0.2.0/24, and the existing names sub.org and mail.org (SPF too, for
 /// relaxed alignment and the HELO identity); other.dmarctld with the same key (for an unaligned signature) and
 /// _spf.other.dmarctld, the redirect target of redir.org.dmarctld's SPF record;
-/// lax.dmarctld (p=none); quar.dmarctld (p=quarantine, strict alignment); psdonly.dmarctld (no record of its own).
+/// lax.dmarctld (p=none); quar.dmarctld (p=quarantine, strict alignment); psdonly.dmarctld (no record of its own);
+/// dup.org.dmarctld (two DMARC records, an existing name).
 /// nodmarc: no DMARC record anywhere; plain.nodmarc allows 192.0.2.0/24 by SPF.
 /// </summary>
 public sealed class DmarcCliFixture : IAsyncLifetime
@@ -46,7 +47,10 @@ public sealed class DmarcCliFixture : IAsyncLifetime
             .Txt("redir.org", "v=spf1 redirect=_spf.other.dmarctld")
             .Txt("_dmarc.lax", "v=DMARC1; p=none")
             .Txt("_dmarc.quar", "v=DMARC1; p=quarantine; adkim=s; aspf=s")
-            .A("psdonly", "192.0.2.27");
+            .A("psdonly", "192.0.2.27")
+            .Txt("_dmarc.dup.org", "v=DMARC1; p=none")
+            .Txt("_dmarc.dup.org", "v=DMARC1; p=reject")
+            .A("dup.org", "192.0.2.28");
         var nodmarc = new DnsZone("nodmarc")
             .Txt("plain", spf);
         Knot = await KnotDnsServer.StartAsync(tld, nodmarc);

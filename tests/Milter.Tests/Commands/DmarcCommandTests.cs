@@ -119,7 +119,7 @@ public sealed class DmarcCommandTests(DmarcCliFixture lab)
         var (code, stdout, _) = await DmarcAsync("sub.org.dmarctld", "--json");
         Assert.Equal(0, code);
         var root = JsonDocument.Parse(Assert.Single(Lines(stdout))).RootElement;
-        Assert.Equal(["domain", "result", "mode", "discoveryMethod", "queried", "recordDomain", "source", "record", "tags",
+        Assert.Equal(["domain", "result", "mode", "discoveryMethod", "queried", "severalRecords", "severalRecordsRule", "recordDomain", "source", "record", "tags",
             "organizationalDomain", "policyTag", "policy", "domainExists", "reason", "warnings"], root.EnumerateObject().Select(p => p.Name));
         Assert.Equal("sub.org.dmarctld", root.GetProperty("domain").GetString());
         Assert.Equal("found", root.GetProperty("result").GetString());
@@ -155,6 +155,52 @@ public sealed class DmarcCommandTests(DmarcCliFixture lab)
         Assert.Equal(JsonValueKind.Null, root.GetProperty("tags").ValueKind);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("policy").ValueKind);
         Assert.Equal("no DMARC record found for plain.nodmarc", root.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Several_records_at_the_domain_are_discarded_and_the_walk_goes_on_in_rfc9989_mode()
+    {
+        var (code, stdout, stderr) = await DmarcAsync("dup.org.dmarctld");
+        Assert.True(code == 0, stdout + stderr);
+        var lines = Lines(stdout);
+        Assert.Equal(
+        [
+            "queried: _dmarc.dup.org.dmarctld (several records: all discarded, the walk goes on, RFC 9989 4.10)",
+            "queried: _dmarc.org.dmarctld (record found)",
+            "queried: _dmarc.dmarctld",
+            "found: _dmarc.org.dmarctld (the organizational domain)",
+        ], lines[2..6]);
+        Assert.Equal("policy: sp=quarantine (dup.org.dmarctld exists)", lines[^1]);
+    }
+
+    [Fact]
+    public async Task Several_records_at_the_domain_stop_discovery_in_rfc7489_mode()
+    {
+        var (code, stdout, _) = await DmarcAsync("dup.org.dmarctld", "--mode", "rfc7489");
+        Assert.Equal(1, code);
+        Assert.Equal(
+        [
+            "domain: dup.org.dmarctld",
+            "discovery: psl (rfc7489)",
+            "queried: _dmarc.dup.org.dmarctld (several records: discovery stops, DMARC not applied, RFC 7489 6.6.3)",
+            "none: 2 DMARC records at _dmarc.dup.org.dmarctld: DMARC not applied (RFC 7489 6.6.3)",
+            "organizational domain: org.dmarctld",
+        ], Lines(stdout));
+    }
+
+    [Theory]
+    [InlineData("rfc9989", "found", "discarded-walk-goes-on")]
+    [InlineData("rfc7489", "none", "discovery-stops")]
+    public async Task Json_names_the_rule_for_several_records(string mode, string result, string rule)
+    {
+        var (_, stdout, _) = await DmarcAsync("dup.org.dmarctld", "--json", "--mode", mode);
+        var root = JsonDocument.Parse(Assert.Single(Lines(stdout))).RootElement;
+        Assert.Equal(result, root.GetProperty("result").GetString());
+        Assert.Equal(["_dmarc.dup.org.dmarctld"], root.GetProperty("severalRecords").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(rule, root.GetProperty("severalRecordsRule").GetString());
+        var plain = JsonDocument.Parse(Assert.Single(Lines((await DmarcAsync("sub.org.dmarctld", "--json", "--mode", mode)).StdOut))).RootElement;
+        Assert.Empty(plain.GetProperty("severalRecords").EnumerateArray());
+        Assert.Equal(JsonValueKind.Null, plain.GetProperty("severalRecordsRule").ValueKind);
     }
 
     [Fact]
