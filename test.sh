@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test. Installs the Debian packages the tests need when they are missing
-# (a real Postfix with Cyrus SASL modules, a real DNS server, miltertest, dkimpy, OpenDKIM, shellcheck), then runs dotnet test.
-# Usage: ./test.sh [extra dotnet test arguments]
+# (a real Postfix with Cyrus SASL modules, a real DNS server, miltertest, dkimpy, OpenDKIM, shellcheck, AFL++),
+# then runs dotnet test, then fuzzes every parser target for FUZZ_SECONDS (default 30) with fuzz/run-all.sh.
+# Usage: [FUZZ_SECONDS=N] ./test.sh [extra dotnet test arguments]    (FUZZ_SECONDS=0 skips the fuzz stage, saying so)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules; do
+for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules afl++; do
   have "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -30,10 +31,27 @@ trap 'rm -f "$log"' EXIT
 set +e
 dotnet test Milter.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# Fuzz stage (fuzz/README.md): a short AFL++ run of every target; each target counts as one test below.
+fuzz_seconds="${FUZZ_SECONDS:-30}"
+if [[ ! "$fuzz_seconds" =~ ^[0-9]+$ ]]; then
+  echo "fuzz: FAILED: FUZZ_SECONDS must be a number of seconds, not '$fuzz_seconds'"
+  echo "fuzz: 0 passed, 1 failed" >>"$log"
+  [ "$status" -eq 0 ] && status=2
+elif [ "$fuzz_seconds" -gt 0 ]; then
+  echo "fuzz: AFL++ with SharpFuzz, ${fuzz_seconds}s per target"
+  fuzz/run-all.sh "$fuzz_seconds" 2>&1 | tee -a "$log"
+  fuzz_status=${PIPESTATUS[0]}
+  if [ "$fuzz_status" -ne 0 ]; then
+    echo "fuzz: FAILED (a crash, a hang or a run that could not fuzz; inputs and logs under fuzz/findings/)"
+    [ "$status" -eq 0 ] && status=$fuzz_status
+  fi
+else
+  echo "fuzz: stage skipped (FUZZ_SECONDS=0)"
+fi
 set -e
 # One closing line for CI: the sums of every test project's summary.
-passed=$(awk '/^ +Passed: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
-failed=$(awk '/^ +Failed: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
+passed=$(awk '/^ +Passed: [0-9]+$/ {s+=$2} /^fuzz: [0-9]+ passed, [0-9]+ failed$/ {s+=$2} END {print s+0}' "$log")
+failed=$(awk '/^ +Failed: [0-9]+$/ {s+=$2} /^fuzz: [0-9]+ passed, [0-9]+ failed$/ {s+=$4} END {print s+0}' "$log")
 skipped=$(awk '/^ +Skipped: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"

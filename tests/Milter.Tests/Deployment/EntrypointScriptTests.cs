@@ -9,7 +9,7 @@ public sealed class EntrypointScriptTests
     public const string ShellcheckPath = "/usr/bin/shellcheck";
 
     public static IEnumerable<object[]> Scripts() =>
-        new[] { "docker/postfix/entrypoint.sh", "test.sh" }.Select(s => new object[] { s });
+        new[] { "docker/postfix/entrypoint.sh", "test.sh", "fuzz/run.sh", "fuzz/run-all.sh" }.Select(s => new object[] { s });
 
     [Theory]
     [MemberData(nameof(Scripts))]
