@@ -71,12 +71,22 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("""{ "Listen": [ "inet:8891@127.1" ] }""", "Listen:0", "inet:8891@127.1")]
     [InlineData("""{ "Listen": [ "inet:8891@0x7f.1" ] }""", "Listen:0", "inet:8891@0x7f.1")]
     [InlineData("""{ "Listen": [ "inet:8891@2130706433" ] }""", "Listen:0", "inet:8891@2130706433")]
+    [InlineData("""{ "Server": { "FrameTimeoutSeconds": 0 } }""", "Server:FrameTimeoutSeconds", "0")]
+    [InlineData("""{ "Server": { "MaxFrameBytes": 2097152, "MaxBufferedBytes": 1048576 } }""", "Server:MaxBufferedBytes", "1048576")]
     public void BadValue_NamesKeyAndValue(string json, string key, string value)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write(json), environment: false));
         Assert.Contains(key, e.Message, StringComparison.Ordinal);
         Assert.Contains($"\"{value}\"", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void FrameDeadlineAndBufferBudget_DefaultTo10sAnd64MiB()
+    {
+        var o = ConfigLoader.Load(null, environment: false);
+        Assert.Equal(10, o.Server.FrameTimeoutSeconds);
+        Assert.Equal(64 * 1024 * 1024, o.Server.MaxBufferedBytes);
     }
 
     [Fact]
