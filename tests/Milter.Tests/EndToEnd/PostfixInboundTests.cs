@@ -141,6 +141,34 @@ public sealed class PostfixInboundTests
         Assert.True(run.Code == 0, run.Err);
     }
 
+    /// <summary>Issue 13: header fields past the filter's storage cap (1,000 fields) still count.</summary>
+    [Fact]
+    public async Task Past_the_header_cap_a_forged_AuthResults_is_removed_and_inbound_mail_with_two_From_is_refused()
+    {
+        await using var lab = await StartAsync();
+        var fillers = string.Concat(Enumerable.Range(1, 1100).Select(i => $"X-Filler-{i}: x\r\n")); // about 20 KB
+        var forged = $"Authentication-Results: {AuthservId}; dkim=pass header.d=bank.example; dmarc=pass\r\n";
+        const string other = "Authentication-Results: other.example.org; spf=pass smtp.mailfrom=kept.example\r\n";
+
+        // From an internal host (outbound, no key for sender.test): passed on, the forgery past the cap removed, the other id kept.
+        var outbound = await lab.Postfix.SendAsync("user@sender.test", ["rcpt@example.org"],
+            Message("user@sender.test", "outbound past the cap", fillers + other + forged));
+        Assert.True(outbound.Accepted, outbound.Transcript + "\n" + lab.Daemon.Output);
+        var headers = Headers(Assert.Single(await lab.Postfix.Sink!.WaitForMessagesAsync(1, Wait)));
+        Assert.Contains("X-Filler-1100: x", headers, StringComparison.Ordinal);
+        Assert.DoesNotContain("bank.example", headers, StringComparison.Ordinal);
+        Assert.Contains("other.example.org; spf=pass smtp.mailfrom=kept.example", headers, StringComparison.Ordinal);
+        Assert.Equal($"Authentication-Results: {AuthservId}; none", OurAuthResults(headers));
+
+        // From outside: a second From and a forged dmarc=pass past the cap. Not evaluated on a partial view: refused (the default).
+        var inbound = await lab.Postfix.SendAsync("bounce@sender.test", ["rcpt@example.org"],
+            Message("news@sender.test", "inbound past the cap", fillers + forged + "From: boss@bank.example\r\n"), Outside());
+        Assert.False(inbound.Accepted, inbound.Transcript);
+        Assert.Equal(552, inbound.DataReply!.Code);
+        Assert.Contains("5.3.4", inbound.DataReply.Text, StringComparison.Ordinal);
+        Assert.Single(await lab.Postfix.Sink.WaitForMessagesAsync(1, Wait));
+    }
+
     [Fact]
     public async Task Tampered_and_unsigned_mail_and_spf_fail_and_softfail_are_recorded_not_rejected_by_default()
     {
