@@ -141,7 +141,7 @@ internal sealed class AuthFilter : MilterHandlerBase
         _state.HeaderFields++;
         var value = HeaderBytes.ToWireFolding(rawValue);
         // Every Authentication-Results and From field counts, stored or not (issue 13: a forgery placed past the cap).
-        (_state.Fields ??= new UncappedFields(_services.Options.AuthservId!)).Add(name, value);
+        Fields.Add(name, value);
         if (_state.Headers.Count >= MaxHeaders || _state.HeaderBytes > MaxHeaderBytes)
         {
             _state.HeadersTruncated = true;
@@ -168,7 +168,8 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     public override async ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken)
     {
-        if (_inbound is not null)
+        // A message that cannot be evaluated safely is not evaluated: no partial verdict reaches the logs or the DMARC reports.
+        if (_inbound is not null && Unsafe() is null)
             await _inbound.CompleteAsync(cancellationToken);
         return EndOfMessage(context, modifier);
     }
@@ -178,12 +179,12 @@ internal sealed class AuthFilter : MilterHandlerBase
         var leadingSpace = (context.ProtocolFlags & MilterProtocolFlags.HeaderLeadingSpace) != 0;
         var authservId = _services.Options.AuthservId!;
         IReadOnlyList<SignedEntry> signed = [];
-        var fields = _state.Fields ?? new UncappedFields(authservId);
+        var fields = Fields;
         try
         {
             if (_signing is { MustSign: true } && _state.HeadersTruncated)
                 return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, $"cannot sign: more than {MaxHeaders} headers or {MaxHeaderBytes} header bytes");
-            if (Unsafe(fields) is { } unsafeReason)
+            if (Unsafe() is { } unsafeReason)
                 return HeaderLimit(context, unsafeReason);
             if (_signing is not null)
             {
@@ -228,9 +229,9 @@ internal sealed class AuthFilter : MilterHandlerBase
     /// header. Any mail with more forged Authentication-Results fields than can be tracked: they cannot all be removed.
     /// Outbound mail past the cap is fine when it is not signed: every Authentication-Results field was accounted for.
     /// </summary>
-    private string? Unsafe(UncappedFields fields)
+    private string? Unsafe()
     {
-        if (fields.ForgedOverflow)
+        if (Fields.ForgedOverflow)
             return $"more than {MaxForgedAuthResults} Authentication-Results fields claiming our authserv-id";
         if (_inbound is not null && _state.HeadersTruncated)
             return $"message header too large to check ({_state.HeaderFields} fields, {_state.HeaderBytes} bytes; the limit is {MaxHeaders} fields or {MaxHeaderBytes} bytes)";
@@ -291,7 +292,10 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     /// <summary>The RFC5322.From domain of the current message, parsed once from every From field, stored or not
     /// (complete from end of headers on; the cache is cleared with the message).</summary>
-    private AuthorDomain Author => _author ??= (_state.Fields ?? new UncappedFields(_services.Options.AuthservId!)).Author();
+    private AuthorDomain Author => _author ??= Fields.Author();
+
+    /// <summary>The current message's tracked fields (normally created at MAIL FROM with its config snapshot's authserv-id).</summary>
+    private UncappedFields Fields => _state.Fields ??= new UncappedFields(_services.Options.AuthservId!);
 
     private void ResetMessage()
     {

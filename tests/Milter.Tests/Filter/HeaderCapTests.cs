@@ -55,6 +55,12 @@ public sealed class HeaderCapTests
         Assert.Equal(MilterResponseKind.ReplyCode, response.Kind);
         Assert.StartsWith("552 5.3.4 ", response.ReplyText, StringComparison.Ordinal);
         Assert.Empty(modifier.Calls);
+        // Not evaluated on the partial view: no SPF/DKIM/DMARC verdict is recorded (nor reaches the DMARC reports).
+        var record = Assert.Single(driver.Logger.Entries, e => e.Message.StartsWith("verification ", StringComparison.Ordinal)).Message;
+        using var json = System.Text.Json.JsonDocument.Parse(record["verification ".Length..]);
+        Assert.Equal("reject", json.RootElement.GetProperty("action").GetString());
+        Assert.False(json.RootElement.TryGetProperty("spf", out var spf) && spf.ValueKind != System.Text.Json.JsonValueKind.Null, record);
+        Assert.Equal(0, json.RootElement.GetProperty("dkim").GetArrayLength());
     }
 
     [Fact]
