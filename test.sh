@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test. Installs the Debian packages the tests need when they are missing
-# (a real Postfix with Cyrus SASL modules, a real DNS server, miltertest, dkimpy, OpenDKIM, shellcheck), then runs dotnet test.
+# (a real Postfix with Cyrus SASL modules, a real DNS server, miltertest, dkimpy, OpenDKIM, shellcheck,
+# podman with podman-compose and debootstrap for the container stage), then runs dotnet test: first every
+# project but the container stage, then the container stage (tests/Milter.Containers.Tests) on its own, so
+# its image builds never compete with the rest for the CPU.
 # Usage: ./test.sh [extra dotnet test arguments]
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules; do
+for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules \
+         podman buildah podman-compose runc debootstrap fuse-overlayfs; do
   have "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -27,10 +31,21 @@ fi
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
+figures="${TMPDIR:-/tmp}/milter-container-figures.txt"
+rm -f "$figures"
+containers=tests/Milter.Containers.Tests
 set +e
-dotnet test Milter.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+dotnet test Milter.sln -c Release --logger "console;verbosity=normal" --filter "FullyQualifiedName!~Milter.Containers.Tests" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+dotnet test "$containers" -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee -a "$log"
+container_status=${PIPESTATUS[0]}
 set -e
+[ "$status" -ne 0 ] || status=$container_status
+# The container stage's measurements (image sizes, build times, time to healthy, the standby drill).
+if [ -f "$figures" ]; then
+  echo "container stage figures:"
+  sed 's/^/  /' "$figures"
+fi
 # One closing line for CI: the sums of every test project's summary.
 passed=$(awk '/^ +Passed: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
 failed=$(awk '/^ +Failed: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
