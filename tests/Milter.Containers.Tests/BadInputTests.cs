@@ -26,7 +26,7 @@ public sealed class BadInputTests(LabImages images, ITestOutputHelper output)
     public async Task Missing_key_file_stops_milter_with_one_line_naming_it()
     {
         using var keys = KeysDir(writeKey: false);
-        var (logs, _) = await RunToExitAsync(LabImages.Milter, ["-v", $"{keys.Path}:/etc/milter/keys:ro", .. KeyVariables]);
+        var (logs, _) = await RunToExitAsync("key file missing", LabImages.Milter, ["-v", $"{keys.Path}:/etc/milter/keys:ro", .. KeyVariables]);
         Assert.Contains("/etc/milter/keys/s2026.private", OneLine(logs));
     }
 
@@ -35,21 +35,21 @@ public sealed class BadInputTests(LabImages images, ITestOutputHelper output)
     {
         using var keys = KeysDir(writeKey: true);
         await Chown("0:0", Path.Combine(keys.Path, "s2026.private"));
-        var (logs, _) = await RunToExitAsync(LabImages.Milter, ["-v", $"{keys.Path}:/etc/milter/keys:ro", .. KeyVariables]);
+        var (logs, _) = await RunToExitAsync("key file owned by root", LabImages.Milter, ["-v", $"{keys.Path}:/etc/milter/keys:ro", .. KeyVariables]);
         Assert.Contains("/etc/milter/keys/s2026.private", OneLine(logs));
     }
 
     [Fact]
     public async Task Milter_variable_with_a_bad_value_stops_milter_with_one_line_naming_it()
     {
-        var (logs, _) = await RunToExitAsync(LabImages.Milter, ["-e", "MILTER_Dmarc__RejectOnFailure=maybe"]);
+        var (logs, _) = await RunToExitAsync("bad MILTER_ value", LabImages.Milter, ["-e", "MILTER_Dmarc__RejectOnFailure=maybe"]);
         Assert.Contains("RejectOnFailure", OneLine(logs));
     }
 
     [Fact]
     public async Task Unknown_postfix_role_stops_postfix_with_one_line_naming_it()
     {
-        var (logs, _) = await RunToExitAsync(LabImages.Postfix, ["-e", "POSTFIX_ROLES=relya"]);
+        var (logs, _) = await RunToExitAsync("unknown Postfix role", LabImages.Postfix, ["-e", "POSTFIX_ROLES=relya"]);
         Assert.Contains("relya", OneLine(logs));
     }
 
@@ -75,7 +75,7 @@ public sealed class BadInputTests(LabImages images, ITestOutputHelper output)
     /// <summary>Runs the image detached with <paramref name="args"/>, waits for it to exit, checks it exited
     /// non-zero within <see cref="ExitsWithin"/> of its start and that its HEALTHCHECK does not pass; returns
     /// its logs and how long it ran.</summary>
-    private async Task<(string Logs, TimeSpan Ran)> RunToExitAsync(string image, string[] args)
+    private async Task<(string Logs, TimeSpan Ran)> RunToExitAsync(string what, string image, string[] args)
     {
         string name = "mct-bad-" + Guid.NewGuid().ToString("N")[..8];
         try
@@ -91,7 +91,7 @@ public sealed class BadInputTests(LabImages images, ITestOutputHelper output)
             long[] ms = [.. times.Split(' ').Select(t => long.Parse(t, CultureInfo.InvariantCulture))];
             var ran = TimeSpan.FromMilliseconds(ms[1] - ms[0]);
             Assert.True(ran < ExitsWithin, $"ran {ran} before exiting");
-            Figures.Add($"bad input ({image}, {string.Join(' ', args.Where(a => a.StartsWith("MILTER_", StringComparison.Ordinal) || a.StartsWith("POSTFIX_", StringComparison.Ordinal)).Take(1))}): exit {exit} after {Figures.Seconds(ran)}: {logs.Trim()}");
+            Figures.Add($"bad input, {what}: exit {exit} after {Figures.Seconds(ran)}: {logs.Trim()}");
             output.WriteLine($"exit {exit} after {ran}: {logs}");
             return (logs, ran);
         }

@@ -45,6 +45,9 @@ public sealed partial class ComposeLab : IAsyncDisposable
     public int SmtpPort { get; } = FreePort.Next();
     public int StandbySmtpPort { get; } = FreePort.Next();
 
+    /// <summary>The TXT record `milter keygen` wrote (the quoted strings joined), as Knot serves it.</summary>
+    public string KeyRecord { get; private set; } = "";
+
     /// <summary>The private key `milter keygen` wrote into ./keys (PEM).</summary>
     public string PrivateKeyPem => File.ReadAllText(Path.Combine(KeysDir, Selector + ".private"));
 
@@ -80,10 +83,10 @@ public sealed partial class ComposeLab : IAsyncDisposable
         var keygen = await Podman.RunAsync("run", "--rm", "--pull=never", "--network", "none", "-v", $"{KeysDir}:/out",
             LabImages.Milter, "keygen", "--domain", Domain, "--selector", Selector, "--directory", "/out");
         keygen.EnsureSuccess("milter keygen in the container");
-        string record = string.Concat(QuotedString().Matches(File.ReadAllText(Path.Combine(KeysDir, Selector + ".txt")))
+        KeyRecord = string.Concat(QuotedString().Matches(File.ReadAllText(Path.Combine(KeysDir, Selector + ".txt")))
             .Select(m => m.Groups[1].Value));
 
-        Dns = await KnotDnsServer.StartAsync([new DnsZone(Domain).Txt(Selector + "._domainkey", record)], Gateway);
+        Dns = await KnotDnsServer.StartAsync([new DnsZone(Domain).Txt(Selector + "._domainkey", KeyRecord)], Gateway);
         _peers.Add(Dns);
         Sink = await SmtpSink.StartAsync(null, countOnly: false, diagnostics: null, port: null, Gateway);
         _peers.Add(Sink);
