@@ -1,3 +1,4 @@
+using Milter.TestKit;
 using Milter.TestKit.Peers;
 using Milter.TestKit.Smtp;
 using Xunit.Abstractions;
@@ -34,17 +35,24 @@ public sealed class ComposeTests(LabImages images, ITestOutputHelper output)
             Mail.Message("compose relay"));
         Assert.True(sent.Accepted, sent.Transcript + "\n" + await lab.DescribeAllAsync("postfix", "milter"));
 
-        var files = await lab.WaitForMessagesAsync(1, Arrive, "postfix", "milter");
-        var relayed = Mail.Relayed(files[0]);
-        Assert.Equal(1, Mail.Count(Mail.Headers(relayed), "DKIM-Signature"));
-        var verdict = await DkimPy.VerifyAsync(relayed, lab.Dns.Port);
-        Assert.True(verdict.Pass, verdict.Output);
+        // The README's quick test: sendmail inside the Postfix container (non_smtpd_milters sign it too).
+        var local = await ProcessRunner.RunAsync(Podman.PodmanPath, ["exec", "-i", lab.Container("postfix"), "sendmail", "-t"],
+            Podman.CommandTimeout, Mail.Message("compose sendmail"), workingDirectory: null);
+        Assert.True(local.Succeeded, local.Describe());
+
+        var files = await lab.WaitForMessagesAsync(2, Arrive, "postfix", "milter");
+        foreach (var relayed in files.Select(Mail.Relayed))
+        {
+            Assert.Equal(1, Mail.Count(Mail.Headers(relayed), "DKIM-Signature"));
+            var verdict = await DkimPy.VerifyAsync(relayed, lab.Dns.Port);
+            Assert.True(verdict.Pass, verdict.Output);
+        }
 
         string postfixLog = await Podman.LogsAsync(lab.Container("postfix"));
         string milterLog = await Podman.LogsAsync(lab.Container("milter"));
         Assert.Contains("status=sent", postfixLog);
         Assert.Contains($"signed={ComposeLab.Domain}/{ComposeLab.Selector}", milterLog);
-        Assert.Single(milterLog.Split('\n'), l => l.Contains("message queue=", StringComparison.Ordinal));
+        Assert.Equal(2, milterLog.Split('\n').Count(l => l.Contains("message queue=", StringComparison.Ordinal)));
     }
 
     [Fact]
