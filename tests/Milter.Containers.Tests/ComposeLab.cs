@@ -28,11 +28,15 @@ public sealed partial class ComposeLab : IAsyncDisposable
     private readonly List<IAsyncDisposable> _peers = [];
     private string? _anchor;
 
-    private ComposeLab(TempDir dir, string project)
+    private ComposeLab(TempDir dir, string project, string keyDomain)
     {
         _dir = dir;
         Project = project;
+        KeyDomain = keyDomain;
     }
+
+    /// <summary>The domain of the key made with keygen and of Knot's zone (MAIL_DOMAIN unless changed).</summary>
+    public string KeyDomain { get; }
 
     public string Project { get; }
     public string Network => Project + "_default";
@@ -55,9 +59,9 @@ public sealed partial class ComposeLab : IAsyncDisposable
     public string Container(string service) => ContainerName(Project, service);
 
     /// <summary>Network, keys (keygen in the container), Knot and the sink; nothing of compose started yet.</summary>
-    public static async Task<ComposeLab> CreateAsync()
+    public static async Task<ComposeLab> CreateAsync(string domain = Domain)
     {
-        var lab = new ComposeLab(new TempDir("compose"), "mct" + Guid.NewGuid().ToString("N")[..8]);
+        var lab = new ComposeLab(new TempDir("compose"), "mct" + Guid.NewGuid().ToString("N")[..8], domain);
         try
         {
             await lab.PrepareAsync();
@@ -81,12 +85,12 @@ public sealed partial class ComposeLab : IAsyncDisposable
         // docker/README.md "Start": a key made in the container, owned by the milter user (uid 10001).
         await ProcessRunner.RunAsync("/bin/chown", ["10001", KeysDir], TimeSpan.FromSeconds(10)).ContinueWith(t => t.Result.EnsureSuccess("chown"), TaskScheduler.Default);
         var keygen = await Podman.RunAsync("run", "--rm", "--pull=never", "--network", "none", "-v", $"{KeysDir}:/out",
-            LabImages.Milter, "keygen", "--domain", Domain, "--selector", Selector, "--directory", "/out");
+            LabImages.Milter, "keygen", "--domain", KeyDomain, "--selector", Selector, "--directory", "/out");
         keygen.EnsureSuccess("milter keygen in the container");
         KeyRecord = string.Concat(QuotedString().Matches(File.ReadAllText(Path.Combine(KeysDir, Selector + ".txt")))
             .Select(m => m.Groups[1].Value));
 
-        Dns = await KnotDnsServer.StartAsync([new DnsZone(Domain).Txt(Selector + "._domainkey", KeyRecord)], Gateway);
+        Dns = await KnotDnsServer.StartAsync([new DnsZone(KeyDomain).Txt(Selector + "._domainkey", KeyRecord)], Gateway);
         _peers.Add(Dns);
         Sink = await SmtpSink.StartAsync(null, countOnly: false, diagnostics: null, port: null, Gateway);
         _peers.Add(Sink);
