@@ -97,7 +97,7 @@ public sealed class BadInputTests(LabImages images, ITestOutputHelper output)
         }
         finally
         {
-            await Podman.RunAsync("rm", "-f", "-t", "0", name);
+            await Podman.RunAsync("rm", "-f", "-v", "-t", "0", name); // -v: the image's anonymous VOLUMEs too
         }
     }
 

@@ -37,7 +37,8 @@ public sealed class LabImages : IAsyncLifetime
         var bases = await ProcessRunner.RunAsync("/bin/sh", [Path.Combine(Repo.Lab, "base-images.sh")], BaseTimeout);
         if (!bases.Succeeded)
             throw new InvalidOperationException("podman cannot run containers: base images not made: " + LastLine(bases) + "\n" + bases.Describe());
-        Figures.Add($"base images ready: {Figures.Seconds(clock.Elapsed)} ({bases.StdOut.Trim().Replace('\n', ';')})");
+        string made = bases.StdOut.Trim().Replace('\n', ';');
+        Figures.Add($"base images ready: {Figures.Seconds(clock.Elapsed)}{(made.Length > 0 ? $" ({made})" : " (all kept from an earlier run)")}");
 
         var smoke = await Podman.RunAsync("run", "--rm", "--pull=never", "--network", "none", Debian, "true");
         if (!smoke.Succeeded)
