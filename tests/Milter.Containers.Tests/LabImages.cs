@@ -33,6 +33,7 @@ public sealed class LabImages : IAsyncLifetime
         if (!File.Exists(Podman.PodmanPath))
             throw new InvalidOperationException("podman cannot run containers: /usr/bin/podman not found (install the Debian package podman; ./test.sh does)");
 
+        Podman.UseLabConfig();
         var clock = Stopwatch.StartNew();
         var bases = await ProcessRunner.RunAsync("/bin/sh", [Path.Combine(Repo.Lab, "base-images.sh")], BaseTimeout);
         if (!bases.Succeeded)
@@ -45,11 +46,12 @@ public sealed class LabImages : IAsyncLifetime
             throw new InvalidOperationException("podman cannot run containers: " + LastLine(smoke) + "\n" + smoke.Describe());
 
         PostfixTag = await BuildAsync("milter-postfix", "docker/postfix/Dockerfile", Postfix,
-            ["docker/postfix", "postfix-config"], []);
+            ["docker/postfix", "postfix-config"], ["docker.io/library/debian:bookworm-slim"], []);
         Directory.CreateDirectory(NuGetCache);
         MilterTag = await BuildAsync("milter", "docker/Dockerfile", Milter,
             ["docker/Dockerfile", "docker/Dockerfile.dockerignore", "docker/milter.json", "global.json",
              "Directory.Build.props", "Directory.Packages.props", "src"],
+            ["mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com/dotnet/runtime:10.0"],
             ["-v", $"{NuGetCache}:/root/.nuget/packages"]);
 
         long milter = await SizeAsync(Milter), runtime = await SizeAsync("mcr.microsoft.com/dotnet/runtime:10.0");
@@ -58,9 +60,12 @@ public sealed class LabImages : IAsyncLifetime
         Figures.Add($"image milter-postfix: {Figures.Megabytes(postfix)} ({Figures.Megabytes(postfix - debian)} on top of Debian bookworm)");
     }
 
-    private static async Task<string> BuildAsync(string name, string dockerfile, string latest, string[] inputs, string[] extra)
+    private static async Task<string> BuildAsync(string name, string dockerfile, string latest, string[] inputs,
+        string[] baseImages, string[] extra)
     {
-        string tag = $"localhost/{name}:lab-{ContentHash(inputs)}";
+        var baseIds = new List<string>();
+        foreach (string image in baseImages) baseIds.Add(await Podman.OutputAsync("image", "inspect", "--format", "{{.Id}}", image));
+        string tag = $"localhost/{name}:lab-{ContentHash(inputs, baseIds)}";
         if (await Podman.ExistsAsync("image", tag))
         {
             Figures.Add($"image {name}: unchanged, reused {tag}");
@@ -79,9 +84,9 @@ public sealed class LabImages : IAsyncLifetime
         return tag;
     }
 
-    /// <summary>SHA-256 over the relative path and bytes of every file under the inputs (bin/ and obj/ left
-    /// out, as the .dockerignore does), the first 16 hex digits.</summary>
-    public static string ContentHash(IEnumerable<string> inputs)
+    /// <summary>SHA-256 over the ids of the base images and the relative path and bytes of every file under
+    /// the inputs (bin/ and obj/ left out, as the .dockerignore does), the first 16 hex digits.</summary>
+    public static string ContentHash(IEnumerable<string> inputs, IEnumerable<string> baseImageIds)
     {
         var files = new List<string>();
         foreach (string input in inputs)
@@ -92,6 +97,7 @@ public sealed class LabImages : IAsyncLifetime
                 .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")));
         }
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (string id in baseImageIds) sha.AppendData(Encoding.UTF8.GetBytes(id + "\n"));
         foreach (string file in files.Order(StringComparer.Ordinal))
         {
             sha.AppendData(Encoding.UTF8.GetBytes(Path.GetRelativePath(Repo.Root, file) + "\0"));

@@ -10,17 +10,17 @@ public static class Podman
     public const string ComposePath = "/usr/bin/podman-compose";
     public static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
-    static Podman()
-    {
-        // Inherited by every podman, podman-compose and script this process starts.
+    /// <summary>Points CONTAINERS_CONF at lab/containers.conf for every podman, podman-compose and script
+    /// this process starts from now on (they inherit it). Called before anything runs podman.</summary>
+    public static void UseLabConfig() =>
         Environment.SetEnvironmentVariable("CONTAINERS_CONF", Path.Combine(Repo.Lab, "containers.conf"));
-    }
 
     public static Task<ProcessResult> RunAsync(params string[] args) => RunAsync(CommandTimeout, args);
 
     public static Task<ProcessResult> RunAsync(TimeSpan timeout, params string[] args)
     {
         ProcessRunner.Require(PodmanPath, "podman");
+        UseLabConfig();
         return ProcessRunner.RunAsync(PodmanPath, args, timeout);
     }
 
@@ -33,6 +33,7 @@ public static class Podman
     public static Task<ProcessResult> ComposeAsync(string directory, string project, TimeSpan timeout, params string[] args)
     {
         ProcessRunner.Require(ComposePath, "podman-compose");
+        UseLabConfig();
         return ProcessRunner.RunAsync(ComposePath, ["-p", project, .. args], timeout, stdin: null, workingDirectory: directory);
     }
 

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Makes the base images the project's Dockerfiles start FROM, without an image registry, when they are
 # missing: Debian by debootstrap, the .NET SDK and runtime images from this machine's /usr/share/dotnet.
-# A second run finds them and does nothing. CONTAINERS_CONF must point at lab/containers.conf.
+# A second run finds them and does nothing. Podman runs with lab/containers.conf unless CONTAINERS_CONF
+# names another file.
 #   base-images.sh            bookworm + .NET images
 #   base-images.sh trixie     also localhost/debian:trixie
 set -eu
 
 LAB=$(cd "$(dirname "$0")" && pwd)
+CONTAINERS_CONF=${CONTAINERS_CONF:-$LAB/containers.conf}
+export CONTAINERS_CONF
 DOTNET_ROOT=${DOTNET_ROOT:-/usr/share/dotnet}
 
 say() { echo "base-images: $*"; }
@@ -51,9 +54,9 @@ CONF
 
 # The .NET images, labelled with the SDK and runtime versions they hold: rebuilt when the machine's change.
 dotnet_images() {
-    sdk=$(ls "$DOTNET_ROOT/sdk" | sort -V | tail -n 1)
-    runtime=$(ls "$DOTNET_ROOT/shared/Microsoft.NETCore.App" | sort -V | tail -n 1)
-    [ -n "$sdk" ] && [ -n "$runtime" ] || die "no .NET SDK in $DOTNET_ROOT"
+    sdk=$(find "$DOTNET_ROOT/sdk" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+    runtime=$(find "$DOTNET_ROOT/shared/Microsoft.NETCore.App" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$sdk" ] || [ -z "$runtime" ]; then die "no .NET SDK in $DOTNET_ROOT"; fi
     if [ "$(label milter.lab.dotnet mcr.microsoft.com/dotnet/sdk:10.0)" != "$sdk/$RECIPE" ]; then
         say ".NET SDK image ($sdk)"
         podman build --pull=never --network host --format docker -v "$DOTNET_ROOT:/mnt/dotnet:ro" \
