@@ -51,7 +51,12 @@ public sealed class KnotDnsServer : IAsyncDisposable
 
     /// <summary>Writes the config and zones, checks them, starts knotd and returns once every zone's SOA is
     /// served with the AA bit. Retries on another port when the chosen one was taken meanwhile.</summary>
-    public static async Task<KnotDnsServer> StartAsync(IEnumerable<DnsZone> zones, CancellationToken ct = default)
+    public static Task<KnotDnsServer> StartAsync(IEnumerable<DnsZone> zones, CancellationToken ct = default) =>
+        StartAsync(zones, alsoListenOn: null, ct);
+
+    /// <summary>As above, and also listening on <paramref name="alsoListenOn"/> (same port): the gateway of a
+    /// container network the test created, so containers on it can query the zones.</summary>
+    public static async Task<KnotDnsServer> StartAsync(IEnumerable<DnsZone> zones, IPAddress? alsoListenOn, CancellationToken ct = default)
     {
         ProcessRunner.Require(KnotdPath, "knot");
         ProcessRunner.Require(KnotcPath, "knot");
@@ -69,7 +74,7 @@ public sealed class KnotDnsServer : IAsyncDisposable
             {
                 int port = FreePort.Next(alsoUdp: true);
                 bool ipv6 = FreePort.HasIPv6Loopback;
-                string config = WriteFiles(dir, zoneList, port, ipv6);
+                string config = WriteFiles(dir, zoneList, port, ipv6, alsoListenOn);
                 await CheckAsync(config, ct);
                 var knotd = BackgroundProcess.Start(KnotdPath, ["-c", config]);
                 var server = new KnotDnsServer(dir, knotd, port, ipv6, zoneList);
@@ -92,10 +97,13 @@ public sealed class KnotDnsServer : IAsyncDisposable
         }
     }
 
-    private static string WriteFiles(TempDir dir, IReadOnlyList<DnsZone> zones, int port, bool ipv6)
+    private static string WriteFiles(TempDir dir, IReadOnlyList<DnsZone> zones, int port, bool ipv6, IPAddress? alsoListenOn)
     {
         string zonesDir = dir.Sub("zones");
-        string listen = ipv6 ? $"[ 127.0.0.1@{port}, ::1@{port} ]" : $"[ 127.0.0.1@{port} ]";
+        var addresses = new List<string> { $"127.0.0.1@{port}" };
+        if (ipv6) addresses.Add($"::1@{port}");
+        if (alsoListenOn is not null) addresses.Add($"{alsoListenOn}@{port}");
+        string listen = $"[ {string.Join(", ", addresses)} ]";
         var conf = new StringBuilder();
         conf.Append(CultureInfo.InvariantCulture, $"""
             server:

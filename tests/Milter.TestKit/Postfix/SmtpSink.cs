@@ -16,9 +16,10 @@ public sealed partial class SmtpSink : IAsyncDisposable
     private readonly TempDir? _ownedDir;
     private readonly Func<string>? _diagnostics;
 
-    private SmtpSink(BackgroundProcess process, int port, string? directory, TempDir? ownedDir, Func<string>? diagnostics)
+    private SmtpSink(BackgroundProcess process, IPAddress address, int port, string? directory, TempDir? ownedDir, Func<string>? diagnostics)
     {
         _process = process;
+        Address = address;
         Port = port;
         Directory = directory;
         _ownedDir = ownedDir;
@@ -26,7 +27,11 @@ public sealed partial class SmtpSink : IAsyncDisposable
     }
 
     public int Port { get; }
-    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
+
+    /// <summary>The address it listens on: 127.0.0.1 unless given (e.g. a test container network's gateway).</summary>
+    public IPAddress Address { get; }
+
+    public IPEndPoint EndPoint => new(Address, Port);
     public int Pid => _process.Pid;
 
     /// <summary>Where message files go; null in counting mode.</summary>
@@ -60,8 +65,14 @@ public sealed partial class SmtpSink : IAsyncDisposable
 
     /// <summary>As above, on a given <paramref name="port"/> (e.g. a relayhost port chosen before the sink
     /// existed); null picks a free one.</summary>
+    public static Task<SmtpSink> StartAsync(string? directory, bool countOnly, Func<string>? diagnostics, int? port,
+        CancellationToken ct = default) =>
+        StartAsync(directory, countOnly, diagnostics, port, IPAddress.Loopback, ct);
+
+    /// <summary>As above, listening on <paramref name="address"/> instead of 127.0.0.1: the gateway of a
+    /// container network the test created, so containers on it can relay to the sink.</summary>
     public static async Task<SmtpSink> StartAsync(string? directory, bool countOnly, Func<string>? diagnostics, int? port,
-        CancellationToken ct = default)
+        IPAddress address, CancellationToken ct = default)
     {
         ProcessRunner.Require(SmtpSinkPath, "postfix");
         TempDir? owned = null;
@@ -84,9 +95,9 @@ public sealed partial class SmtpSink : IAsyncDisposable
             var args = new List<string> { "-u", "postfix", "-c" };
             if (directory is not null)
                 args.AddRange(["-d", Path.Combine(directory, "%Y%m%d%H%M%S.")]);
-            args.AddRange([$"127.0.0.1:{listenPort}", "512"]);
+            args.AddRange([$"{address}:{listenPort}", "512"]);
             var process = BackgroundProcess.Start(SmtpSinkPath, args);
-            var sink = new SmtpSink(process, listenPort, directory, owned, diagnostics);
+            var sink = new SmtpSink(process, address, listenPort, directory, owned, diagnostics);
             if (await PortProbe.WaitForTcpAsync(sink.EndPoint, TimeSpan.FromSeconds(10), () => process.HasExited, ct))
                 return sink;
             string output = process.Output;
@@ -94,7 +105,7 @@ public sealed partial class SmtpSink : IAsyncDisposable
             if (port is null && attempt < 3 && output.Contains("in use", StringComparison.OrdinalIgnoreCase))
                 continue;
             owned?.Dispose();
-            throw new InvalidOperationException($"smtp-sink did not listen on 127.0.0.1:{listenPort}:\n{process.Command}\n{output}");
+            throw new InvalidOperationException($"smtp-sink did not listen on {address}:{listenPort}:\n{process.Command}\n{output}");
         }
     }
 

@@ -1,0 +1,87 @@
+using Milter.TestKit;
+using Milter.TestKit.Peers;
+using Milter.TestKit.Smtp;
+using Xunit.Abstractions;
+
+namespace Milter.Containers.Tests;
+
+/// <summary>
+/// docker/compose.yaml started with podman-compose as docker/README.md says: Postfix + Milter sidecar, the key
+/// made by `milter keygen` in the container, Knot serving the zone. The relay role signs mail from the internal
+/// network (dkimpy verifies it against Knot); the inbound role adds Authentication-Results; both containers'
+/// HEALTHCHECKs pass; the logs reach `podman logs`.
+/// </summary>
+[Collection(ContainersCollection.Name)]
+public sealed class ComposeTests(LabImages images, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Healthy = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Arrive = TimeSpan.FromSeconds(60);
+    private readonly LabImages _images = images;
+
+    [Fact]
+    public async Task Relay_role_signs_mail_from_the_internal_network_and_logs_to_podman_logs()
+    {
+        await using var lab = await ComposeLab.CreateAsync();
+        var up = await lab.UpAsync(new Dictionary<string, string>(), "milter", "postfix");
+        Assert.True(up.Succeeded, up.Describe());
+
+        var milterHealthy = await lab.WaitHealthyAsync("milter", Healthy);
+        var postfixHealthy = await lab.WaitHealthyAsync("postfix", Healthy);
+        Figures.Add($"compose relay: milter start to healthy {Figures.Seconds(milterHealthy)}, postfix {Figures.Seconds(postfixHealthy)} (HEALTHCHECK run by the test every 0.2 s)");
+        output.WriteLine($"milter healthy after {milterHealthy}, postfix after {postfixHealthy}");
+
+        // The README's swaks from the host: it arrives from the network's gateway, inside INTERNAL_NETWORK here.
+        var sent = await SmtpTestClient.SendAsync("127.0.0.1", lab.SmtpPort, "you@example.test", ["someone@example.org"],
+            Mail.Message("compose relay"));
+        Assert.True(sent.Accepted, sent.Transcript + "\n" + await lab.DescribeAllAsync("postfix", "milter"));
+
+        // The README's quick test: sendmail inside the Postfix container (non_smtpd_milters sign it too).
+        var local = await ProcessRunner.RunAsync(Podman.PodmanPath, ["exec", "-i", lab.Container("postfix"), "sendmail", "-t"],
+            Podman.CommandTimeout, Mail.Message("compose sendmail"), workingDirectory: null);
+        Assert.True(local.Succeeded, local.Describe());
+
+        var files = await lab.WaitForMessagesAsync(2, Arrive, "postfix", "milter");
+        foreach (var relayed in files.Select(Mail.Relayed))
+        {
+            Assert.Equal(1, Mail.Count(Mail.Headers(relayed), "DKIM-Signature"));
+            var verdict = await DkimPy.VerifyAsync(relayed, lab.Dns.Port);
+            Assert.True(verdict.Pass, verdict.Output);
+        }
+
+        string postfixLog = await Podman.LogsAsync(lab.Container("postfix"));
+        string milterLog = await Podman.LogsAsync(lab.Container("milter"));
+        Assert.Contains("status=sent", postfixLog);
+        Assert.Contains($"signed={ComposeLab.Domain}/{ComposeLab.Selector}", milterLog);
+        Assert.Equal(2, milterLog.Split('\n').Count(l => l.Contains("message queue=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Inbound_role_adds_authentication_results_for_mail_from_outside()
+    {
+        await using var lab = await ComposeLab.CreateAsync();
+        var up = await lab.UpAsync(new Dictionary<string, string>
+        {
+            ["POSTFIX_ROLES"] = "inbound",
+            ["RELAY_DOMAINS"] = "example.org",
+            ["INTERNAL_MAILHOST"] = $"[{lab.Gateway}]:{lab.Sink.Port}",
+            // The host (the network's gateway) is an outside sender here: not internal, not signed.
+            ["INTERNAL_NETWORK"] = "192.0.2.0/24",
+        }, "milter", "postfix");
+        Assert.True(up.Succeeded, up.Describe());
+        await lab.WaitHealthyAsync("milter", Healthy);
+        await lab.WaitHealthyAsync("postfix", Healthy);
+
+        var signed = await DkimPy.SignAsync(Mail.Message("compose inbound", "sender@example.test", "user@example.org"),
+            ComposeLab.Domain, ComposeLab.Selector, lab.PrivateKeyPem);
+        var forged = "Authentication-Results: relay.example.test; dkim=pass header.d=example.test\r\n"u8.ToArray();
+        var sent = await SmtpTestClient.SendAsync("127.0.0.1", lab.SmtpPort, "sender@example.test", ["user@example.org"],
+            [.. forged, .. signed]);
+        Assert.True(sent.Accepted, sent.Transcript + "\n" + await lab.DescribeAllAsync("postfix", "milter"));
+
+        var files = await lab.WaitForMessagesAsync(1, Arrive, "postfix", "milter");
+        string headers = Mail.Headers(Mail.Relayed(files[0]));
+        Assert.Equal(1, Mail.Count(headers, "Authentication-Results"));
+        Assert.Matches($@"Authentication-Results: {ComposeLab.Hostname};(.|\r\n\s)*dkim=pass", headers);
+        Assert.Equal(1, Mail.Count(headers, "DKIM-Signature")); // dkimpy's, not a second one by Milter
+    }
+}

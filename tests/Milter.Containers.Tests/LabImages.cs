@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Milter.TestKit;
+
+namespace Milter.Containers.Tests;
+
+/// <summary>
+/// The images every container test uses, made once per run: the base images from the recipe
+/// (lab/base-images.sh: Debian by debootstrap, .NET from this machine's SDK; kept between runs), then
+/// docker/postfix/Dockerfile and docker/Dockerfile built from the checkout as they are (--pull=never,
+/// --format docker so HEALTHCHECK stays). Each image is tagged with a hash of what its build reads, so a
+/// second run with the same files reuses it; it is also tagged milter:latest / milter-postfix:latest, the
+/// names compose.yaml and the Kubernetes manifests use.
+/// </summary>
+public sealed class LabImages : IAsyncLifetime
+{
+    public const string Milter = "localhost/milter:latest";
+    public const string Postfix = "localhost/milter-postfix:latest";
+    public const string Debian = "localhost/debian:bookworm";
+    private static readonly TimeSpan BaseTimeout = TimeSpan.FromMinutes(20);
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(15);
+
+    /// <summary>NuGet's package folder for `dotnet publish` inside the SDK image, kept between runs.</summary>
+    private const string NuGetCache = "/var/cache/milter-lab/nuget";
+
+    public string MilterTag { get; private set; } = "";
+    public string PostfixTag { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Podman.PodmanPath))
+            throw new InvalidOperationException("podman cannot run containers: /usr/bin/podman not found (install the Debian package podman; ./test.sh does)");
+
+        Podman.UseLabConfig();
+        var clock = Stopwatch.StartNew();
+        var bases = await ProcessRunner.RunAsync("/bin/sh", [Path.Combine(Repo.Lab, "base-images.sh")], BaseTimeout);
+        if (!bases.Succeeded)
+            throw new InvalidOperationException("podman cannot run containers: base images not made: " + LastLine(bases) + "\n" + bases.Describe());
+        string made = bases.StdOut.Trim().Replace('\n', ';');
+        Figures.Add($"base images ready: {Figures.Seconds(clock.Elapsed)}{(made.Length > 0 ? $" ({made})" : " (all kept from an earlier run)")}");
+
+        var smoke = await Podman.RunAsync("run", "--rm", "--pull=never", "--network", "none", Debian, "true");
+        if (!smoke.Succeeded)
+            throw new InvalidOperationException("podman cannot run containers: " + LastLine(smoke) + "\n" + smoke.Describe());
+
+        PostfixTag = await BuildAsync("milter-postfix", "docker/postfix/Dockerfile", Postfix,
+            ["docker/postfix", "postfix-config"], ["docker.io/library/debian:bookworm-slim"], []);
+        Directory.CreateDirectory(NuGetCache);
+        MilterTag = await BuildAsync("milter", "docker/Dockerfile", Milter,
+            ["docker/Dockerfile", "docker/Dockerfile.dockerignore", "docker/milter.json", "global.json",
+             "Directory.Build.props", "Directory.Packages.props", "src"],
+            ["mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com/dotnet/runtime:10.0"],
+            ["-v", $"{NuGetCache}:/root/.nuget/packages"]);
+
+        long milter = await SizeAsync(Milter), runtime = await SizeAsync("mcr.microsoft.com/dotnet/runtime:10.0");
+        long postfix = await SizeAsync(Postfix), debian = await SizeAsync("docker.io/library/debian:bookworm-slim");
+        Figures.Add($"image milter: {Figures.Megabytes(milter)} ({Figures.Megabytes(milter - runtime)} on top of the .NET runtime image)");
+        Figures.Add($"image milter-postfix: {Figures.Megabytes(postfix)} ({Figures.Megabytes(postfix - debian)} on top of Debian bookworm)");
+    }
+
+    private static async Task<string> BuildAsync(string name, string dockerfile, string latest, string[] inputs,
+        string[] baseImages, string[] extra)
+    {
+        var baseIds = new List<string>();
+        foreach (string image in baseImages) baseIds.Add(await Podman.OutputAsync("image", "inspect", "--format", "{{.Id}}", image));
+        string tag = $"localhost/{name}:lab-{ContentHash(inputs, baseIds)}";
+        if (await Podman.ExistsAsync("image", tag))
+        {
+            Figures.Add($"image {name}: unchanged, reused {tag}");
+        }
+        else
+        {
+            var clock = Stopwatch.StartNew();
+            var build = await Podman.RunAsync(BuildTimeout,
+                ["build", "--pull=never", "--network", "host", "--format", "docker", .. extra,
+                 "-f", Repo.PathOf(dockerfile), "-t", tag, Repo.Root]);
+            if (!build.Succeeded)
+                throw new InvalidOperationException($"podman build {dockerfile} failed: {LastLine(build)}\n{build.Describe()}");
+            Figures.Add($"image {name}: built in {Figures.Seconds(clock.Elapsed)}");
+        }
+        await Podman.OutputAsync("tag", tag, latest);
+        return tag;
+    }
+
+    /// <summary>SHA-256 over the ids of the base images and the relative path and bytes of every file under
+    /// the inputs (bin/ and obj/ left out, as the .dockerignore does), the first 16 hex digits.</summary>
+    public static string ContentHash(IEnumerable<string> inputs, IEnumerable<string> baseImageIds)
+    {
+        var files = new List<string>();
+        foreach (string input in inputs)
+        {
+            string full = Repo.PathOf(input);
+            if (File.Exists(full)) files.Add(full);
+            else files.AddRange(Directory.EnumerateFiles(full, "*", SearchOption.AllDirectories)
+                .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")));
+        }
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (string id in baseImageIds) sha.AppendData(Encoding.UTF8.GetBytes(id + "\n"));
+        foreach (string file in files.Order(StringComparer.Ordinal))
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(Path.GetRelativePath(Repo.Root, file) + "\0"));
+            sha.AppendData(File.ReadAllBytes(file));
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
+    }
+
+    private static async Task<long> SizeAsync(string image) =>
+        long.Parse(await Podman.OutputAsync("image", "inspect", "--format", "{{.Size}}", image), CultureInfo.InvariantCulture);
+
+    private static string LastLine(ProcessResult result)
+    {
+        string text = (result.StdErr.Trim().Length > 0 ? result.StdErr : result.StdOut).Trim();
+        return result.TimedOut ? "timed out" : text.Split('\n')[^1].Trim();
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}
+
+/// <summary>Every container test shares one <see cref="LabImages"/> and runs one at a time (2 cores).</summary>
+[CollectionDefinition(Name)]
+public sealed class ContainersCollection : ICollectionFixture<LabImages>
+{
+    public const string Name = "containers";
+}
