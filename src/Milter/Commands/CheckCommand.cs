@@ -50,7 +50,7 @@ public static class CheckCommand
             Dmarc = options.ToDmarcOptions(),
         });
 
-        var message = await CliStdin.ReadMessageAsync("check");
+        var message = await CliStdin.ReadRequiredMessageAsync("check");
         InboundOutcome outcome;
         using (var cts = new CancellationTokenSource(OverallTimeout))
         {

@@ -32,7 +32,7 @@ public static class VerifyCommand
         }
         var verifier = new DkimVerifier(CliDns.CreateResolver(options), options.ToDkimVerifierOptions());
 
-        var message = await CliStdin.ReadMessageAsync("verify");
+        var message = await CliStdin.ReadRequiredMessageAsync("verify");
         IReadOnlyList<DkimVerificationResult> results;
         using (var cts = new CancellationTokenSource(timeoutMs))
         {

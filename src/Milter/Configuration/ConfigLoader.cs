@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Reflection;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Milter.MailAuth.Dns;
@@ -38,6 +39,7 @@ public static partial class ConfigLoader
             var full = Path.GetFullPath(configFile);
             if (!File.Exists(full))
                 throw new ConfigException($"config: file {full} does not exist");
+            CheckJsonSyntax(full);
             builder.AddJsonFile(full, optional: false, reloadOnChange: false);
         }
         if (environment)
@@ -58,12 +60,36 @@ public static partial class ConfigLoader
         }
     }
 
+    /// <summary>A file that is not JSON is named with the line and column at fault (the configuration provider's own
+    /// error names neither). Same leniency as the provider: comments and trailing commas are accepted.</summary>
+    private static void CheckJsonSyntax(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path),
+                new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new ConfigException($"config: {path}: the file must hold one JSON object {{ ... }}, not a {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}");
+        }
+        catch (JsonException e)
+        {
+            var what = e.Message;
+            var cut = what.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut > 0) what = what[..cut];
+            throw new ConfigException($"config: {path}: not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {what}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"config: {path}: cannot be read: {e.Message}");
+        }
+    }
+
     /// <summary>Loads and validates. <paramref name="listen"/> and <paramref name="dnsServers"/> are command-line overrides.</summary>
     public static MilterOptions Load(string? configFile, IReadOnlyList<string>? listen = null, string? dnsServers = null, bool environment = true)
     {
         var overrides = new Dictionary<string, string?>();
         var configuration = BuildConfiguration(configFile, overrides, environment);
-        var options = Bind(configuration);
+        var options = Bind(configuration, configFile);
         if (listen is { Count: > 0 }) options.Listen = listen.ToArray();
         if (!string.IsNullOrWhiteSpace(dnsServers))
             options.Dns.Servers = dnsServers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -72,9 +98,10 @@ public static partial class ConfigLoader
         return options;
     }
 
-    public static MilterOptions Bind(IConfiguration configuration)
+    public static MilterOptions Bind(IConfiguration configuration, string? configFile = null)
     {
         var options = new MilterOptions();
+        ConfigKeyCheck.Check(configuration, configFile);
         try
         {
             configuration.Bind(options, o => o.ErrorOnUnknownConfiguration = true);

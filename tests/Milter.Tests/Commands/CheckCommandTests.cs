@@ -194,4 +194,13 @@ public sealed class CheckCommandTests(DmarcCliFixture lab)
         Assert.Equal("", stdout);
         Assert.StartsWith("milter: " + expected, stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Binary_input_is_exit_2_not_an_unsigned_message()
+    {
+        var (code, stdout, stderr) = await CheckAsync("\u0089PNG\r\n\u001a\n\0\0\0\rIHDR", Allowed, "bounce@mail.org.dmarctld");
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("milter: check: standard input is not a message: it holds a NUL byte at offset", stderr, StringComparison.Ordinal);
+    }
 }

@@ -132,4 +132,71 @@ public sealed class VerifyCommandTests(AuthCliFixture lab)
         Assert.Equal("", stdout);
         Assert.Contains("larger than", stderr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("", "the input is empty")]
+    [InlineData("\0\u0001\u0002PK\u0003\u0004 junk", "NUL byte at offset 0")]
+    [InlineData("hello, this is just text\nand more text\n", "the first line is not a header field")]
+    [InlineData("\nFrom: a@b.test\n", "starts with an empty line")]
+    public async Task Input_that_is_not_a_message_is_exit_2_not_an_unsigned_message(string stdin, string why)
+    {
+        // Issue 20: empty input or junk printed dkim=none (exit 1), as for a real unsigned message.
+        var (code, stdout, stderr) = await VerifyAsync(stdin);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("milter: verify: standard input is not a message: ", line, StringComparison.Ordinal);
+        Assert.Contains(why, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_header_block_without_a_body_is_a_message()
+    {
+        // RFC 5322 section 3.5: the body (and the empty line before it) is optional.
+        var (code, stdout, stderr) = await VerifyAsync("From: Alice <alice@auth.test>\nSubject: no body\n");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("", stderr);
+        Assert.StartsWith("dkim=none (the message has no DKIM-Signature)", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_terminal_on_stdin_is_told_what_is_awaited()
+    {
+        // Issue 20: with a terminal on stdin, verify waited silently. `script` (util-linux) gives it a pseudo-terminal;
+        // Ctrl-D on the terminal ends the (empty) input.
+        if (!File.Exists("/usr/bin/script")) Assert.Fail("/usr/bin/script (util-linux/bsdutils) is needed for this test");
+        var command = $"dotnet '{MilterDaemon.MilterDll}' verify --authserv-id mx.verify.test {string.Join(' ', lab.DnsArgs)}";
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var text = new System.Text.StringBuilder();
+        var buffer = new char[256];
+        try
+        {
+            // Ctrl-D once the prompt is out: the terminal is then set up and verify is reading.
+            while (!text.ToString().Contains("Ctrl-D to end)", StringComparison.Ordinal))
+            {
+                var n = await p.StandardOutput.ReadAsync(buffer, cts.Token);
+                if (n == 0) break;
+                text.Append(buffer, 0, n);
+            }
+            await p.StandardInput.WriteAsync("\u0004");
+            await p.StandardInput.FlushAsync(cts.Token);
+            text.Append(await p.StandardOutput.ReadToEndAsync(cts.Token));
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail("verify under script did not finish in 60 s: " + text);
+        }
+        Assert.Contains("reading a message from standard input (Ctrl-D to end)", text.ToString(), StringComparison.Ordinal);
+        Assert.Contains("standard input is not a message: the input is empty", text.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, p.ExitCode);
+    }
 }

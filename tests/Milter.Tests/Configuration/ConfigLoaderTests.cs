@@ -94,6 +94,7 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write("""{ "Signing": { "Keyz": [] } }"""), environment: false));
         Assert.Contains("Keyz", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("did you mean Signing:Keys?", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -103,6 +104,64 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Contains("nope.json", missing.Message, StringComparison.Ordinal);
         var bad = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write("{ \"Listen\": [ "), environment: false));
         Assert.Contains("JSON", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownKey_FromFile_NamesValueFileAndTheKeyMeant()
+    {
+        // Issue 20: this was the binder's "'ErrorOnUnknownConfiguration' was set on the provided BinderOptions ...".
+        var path = Write("""{ "Dmarc": { "RejectOnFailur": true } }""");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.Equal($"config: unknown key Dmarc:RejectOnFailur (value \"True\", from {path}); did you mean Dmarc:RejectOnFailure?", e.Message);
+    }
+
+    [Fact]
+    public void UnknownKey_FarFromEveryKey_HasNoSuggestion()
+    {
+        var path = Write("""{ "Signing": { "Colour": "blue" } }""");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.Equal($"config: unknown key Signing:Colour (value \"blue\", from {path})", e.Message);
+    }
+
+    [Fact]
+    public void UnknownSection_NamesItsFirstValue()
+    {
+        var path = Write("""{ "Dmark": { "Mode": "rfc7489" } }""");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.Equal($"config: unknown key Dmark:Mode (value \"rfc7489\", from {path}); did you mean Dmarc:Mode?", e.Message);
+    }
+
+    [Fact]
+    public void JsonSyntaxError_NamesFileLineAndColumn()
+    {
+        var path = Write("{\n  \"Listen\": [ \"inet:8891@127.0.0.1\" ]\n  \"AuthservId\": \"mx.example.net\"\n}\n");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.StartsWith($"config: {path}: not valid JSON at line 3, column 3: ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void JsonThatIsNotAnObject_IsNamed()
+    {
+        var path = Write("""[ "inet:8891@127.0.0.1" ]""");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.Equal($"config: {path}: the file must hold one JSON object {{ ... }}, not a array", e.Message);
+    }
+
+    [Fact]
+    public void StringInsteadOfList_SaysAListIsExpected()
+    {
+        var path = Write("""{ "Listen": "inet:8891@127.0.0.1" }""");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.Equal($"config: Listen must be a list, e.g. [\"inet:8891@127.0.0.1\"] (got \"inet:8891@127.0.0.1\", from {path})", e.Message);
+    }
+
+    [Fact]
+    public void ValueInsteadOfSection_SaysASectionIsExpected()
+    {
+        var path = Write("""{ "Dmarc": "on" }""");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.StartsWith("config: Dmarc must be a section (a JSON object with keys), not the value \"on\"", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -38,6 +38,29 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public async Task UnknownEnvironmentKey_IsOneLineNamingTheVariable_AndTheKeyMeant()
+    {
+        // Issue 20: this printed the binder's internals (BinderOptions, Milter.Configuration.DmarcSection).
+        var (code, stdout, stderr) = await MilterDaemon.RunCliAsync(["run"],
+            environment: new Dictionary<string, string> { ["MILTER_Dmarc__RejectOnFailur"] = "true" });
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal("milter: config: unknown key Dmarc:RejectOnFailur (value \"true\", from MILTER_Dmarc__RejectOnFailur); did you mean Dmarc:RejectOnFailure?\n",
+            stderr);
+    }
+
+    [Fact]
+    public async Task ListFromTheEnvironmentAsOneValue_SaysHowToSetAList()
+    {
+        var (code, _, stderr) = await MilterDaemon.RunCliAsync(["run"],
+            environment: new Dictionary<string, string> { ["MILTER_Listen"] = "inet:8891@127.0.0.1" },
+            timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(2, code);
+        Assert.Equal("milter: config: Listen must be a list; from the environment set MILTER_Listen__0, MILTER_Listen__1, ... " +
+            "(got \"inet:8891@127.0.0.1\", from MILTER_Listen)\n", stderr);
+    }
+
+    [Fact]
     public async Task UnknownCommandAndOption_ExitWith2()
     {
         var (code1, _, err1) = await MilterDaemon.RunCliAsync(["frobnicate"]);
