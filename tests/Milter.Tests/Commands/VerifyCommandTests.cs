@@ -185,9 +185,24 @@ public sealed class VerifyCommandTests(AuthCliFixture lab)
                 if (n == 0) break;
                 text.Append(buffer, 0, n);
             }
-            await p.StandardInput.WriteAsync("\u0004");
-            await p.StandardInput.FlushAsync(cts.Token);
-            text.Append(await p.StandardOutput.ReadToEndAsync(cts.Token));
+            // A Ctrl-D typed while .NET is still setting up the terminal for reading can be lost with the mode
+            // change (a person types it after seeing the prompt, later): type it again each second until verify ends.
+            var rest = p.StandardOutput.ReadToEndAsync(cts.Token);
+            while (!p.HasExited)
+            {
+                try
+                {
+                    await p.StandardInput.WriteAsync("\u0004");
+                    await p.StandardInput.FlushAsync(cts.Token);
+                }
+                catch (IOException)
+                {
+                    // script has ended and closed its input.
+                }
+                try { await p.WaitForExitAsync(cts.Token).WaitAsync(TimeSpan.FromSeconds(1), cts.Token); }
+                catch (TimeoutException) { }
+            }
+            text.Append(await rest);
             await p.WaitForExitAsync(cts.Token);
         }
         catch (OperationCanceledException)
