@@ -102,6 +102,9 @@ internal static class TolerantAuthservIdReader
     /// <summary>Skips whitespace (folds included) and comments, read as <paramref name="comments"/> says.</summary>
     internal static int SkipCfws(string s, int i, CommentReading comments = CommentReading.Rfc5322)
     {
+        // The readings that go on after an unclosed "(" (skipped, or ended at the line break) would otherwise scan the
+        // rest of the value again for each one, quadratic in the value: the ends of all comments come from one pass.
+        CommentEnds? ends = null;
         while (i < s.Length)
         {
             if (IsWhiteSpace(s[i]))
@@ -111,7 +114,15 @@ internal static class TolerantAuthservIdReader
             }
             if (s[i] != '(')
                 return i;
-            i = SkipComment(s, i, comments);
+            if (comments is CommentReading.UnterminatedIsSkipped or CommentReading.UnterminatedEndsAtLineBreak)
+            {
+                ends ??= new CommentEnds(s, i);
+                i = ends.After(i) ?? UnterminatedEnd(s, i, comments);
+            }
+            else
+            {
+                i = SkipComment(s, i, comments);
+            }
         }
         return Math.Min(i, s.Length);
     }
@@ -135,7 +146,12 @@ internal static class TolerantAuthservIdReader
             else if (c == ')' && --depth == 0)
                 return i + 1;
         }
-        // Unterminated (RFC 5322 reading: the rest of the value is comment).
+        return UnterminatedEnd(s, open, comments);
+    }
+
+    /// <summary>Where an unterminated comment opening at <paramref name="open"/> ends under each reading.</summary>
+    private static int UnterminatedEnd(string s, int open, CommentReading comments)
+    {
         switch (comments)
         {
             case CommentReading.UnterminatedEndsAtLineBreak:
@@ -144,8 +160,39 @@ internal static class TolerantAuthservIdReader
             case CommentReading.UnterminatedIsSkipped:
                 return open + 1;
             default:
-                return s.Length;
+                return s.Length; // RFC 5322: the rest of the value is comment
         }
+    }
+
+    /// <summary>
+    /// Where each comment opening at or after a start ends, found in one pass (nesting and quoted-pairs as in
+    /// <see cref="SkipComment"/>: the "(" at a position closes at the first ")" where the depth counted from it
+    /// returns to zero, which is the ")" a stack of open positions pairs with it).
+    /// </summary>
+    private sealed class CommentEnds
+    {
+        private readonly int _start;
+        private readonly int[] _after;
+
+        public CommentEnds(string s, int start)
+        {
+            _start = start;
+            _after = new int[s.Length - start];
+            var open = new Stack<int>();
+            for (int i = start; i < s.Length; i++)
+            {
+                char c = s[i];
+                if (c == '\\')
+                    i++;
+                else if (c == '(')
+                    open.Push(i);
+                else if (c == ')' && open.TryPop(out var o))
+                    _after[o - start] = i + 1;
+            }
+        }
+
+        /// <summary>The index after the comment opening at <paramref name="open"/>; null when it is never closed.</summary>
+        public int? After(int open) => _after[open - _start] is > 0 and var end ? end : null;
     }
 
     /// <summary>Whitespace as the most lenient reader sees it: every control character, space and no-break space.</summary>

@@ -64,4 +64,20 @@ public class AuthservIdNearMissTests
         Assert.False(AuthenticationResultsParser.ClaimsAuthservId(value, Ours), value);
         Assert.Empty(ForgedHeaderFinder.Find([("Authentication-Results", value)], Ours));
     }
+
+    /// <summary>Many unclosed "(" before the id: each reading is linear in the value (the skipping reading once
+    /// rescanned the rest of the value for every "(", quadratic: a 300 KB field held a core for minutes; so did the
+    /// one that ends them at the line break, with a fold after each).
+    /// A field that long fits in one milter frame; the id behind it is still found.</summary>
+    [Theory]
+    [InlineData("(", 300_000)]
+    [InlineData("(\r\n ", 200_000)]
+    public async Task Unclosed_parentheses_by_the_hundred_thousand_are_read_in_linear_time(string unit, int count)
+    {
+        var value = " " + string.Concat(Enumerable.Repeat(unit, count)) + " mx.example.net; dkim=pass";
+        var check = Task.Run(() => AuthenticationResultsParser.ClaimsAuthservId(value, Ours));
+        var finished = await Task.WhenAny(check, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(finished == check, $"reading a field of {count} unclosed comments took more than 30 s");
+        Assert.True(await check);
+    }
 }
