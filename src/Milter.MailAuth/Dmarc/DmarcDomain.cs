@@ -5,8 +5,7 @@ namespace Milter.MailAuth.Dmarc;
 /// <summary>Domain-name helpers for DMARC: normal form (A-labels, lower case, no outer dots) and label arithmetic.</summary>
 public static class DmarcDomain
 {
-    public const int MaxNameLength = 253;
-    public const int MaxLabelLength = 63;
+    public const int MaxNameLength = DomainName.MaxLength;
 
     /// <summary>
     /// The comparable form of a domain (RFC 9989 3.2.10 / RFC 4343): U-labels converted to A-labels, lower case,

@@ -8,7 +8,7 @@ namespace Milter.MailAuth.Spf;
 /// <summary>Domain-name and address rules of RFC 7208 (4.3, 5.6, 7.1, 7.3), without regular expressions.</summary>
 internal static class SpfDomain
 {
-    public const int MaxDomainLength = 253;
+    public const int MaxDomainLength = DomainName.MaxLength;
 
     /// <summary>toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum ).</summary>
     public static bool IsTopLabel(ReadOnlySpan<char> label)
@@ -75,18 +75,6 @@ internal static class SpfDomain
                && name[name.Length - domain.Length - 1] == '.'
                && name.EndsWith(domain, StringComparison.OrdinalIgnoreCase);
     }
-
-    /// <summary>ip4-network: four decimal octets, no leading zeros (RFC 7208 5.6; <see cref="IpAddressText"/>).</summary>
-    public static bool TryParseIp4Network(ReadOnlySpan<char> text, out IPAddress? address) =>
-        IpAddressText.TryParseV4(text, out address);
-
-    /// <summary>ip6-network (RFC 4291 2.2 text form, no zone index; <see cref="IpAddressText"/>).</summary>
-    public static bool TryParseIp6Network(ReadOnlySpan<char> text, out IPAddress? address) =>
-        IpAddressText.TryParseV6(text, out address);
-
-    /// <summary>A decimal number with no sign and no leading zero, at most <paramref name="max"/>.</summary>
-    public static bool TryParseDecimal(ReadOnlySpan<char> text, int max, out int value) =>
-        IpAddressText.TryParsePrefix(text, max, out value);
 
     /// <summary>Whether <paramref name="ip"/> lies in <paramref name="network"/>/<paramref name="prefix"/>
     /// (same address family required).</summary>

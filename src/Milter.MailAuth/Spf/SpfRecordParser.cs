@@ -1,3 +1,4 @@
+using Milter.Shared;
 using System.Buffers;
 using System.Net;
 
@@ -178,13 +179,13 @@ internal static class SpfRecordParser
                     int slash = arg.IndexOf('/');
                     var networkText = slash < 0 ? arg : arg[..slash];
                     int cidr = v6 ? 128 : 32;
-                    if (slash >= 0 && !SpfDomain.TryParseDecimal(arg[(slash + 1)..], v6 ? 128 : 32, out cidr))
+                    if (slash >= 0 && !IpAddressText.TryParsePrefix(arg[(slash + 1)..], v6 ? 128 : 32, out cidr))
                     {
                         error = $"\"{term}\": invalid CIDR length";
                         return null;
                     }
                     IPAddress? network;
-                    bool ok = v6 ? SpfDomain.TryParseIp6Network(networkText, out network) : SpfDomain.TryParseIp4Network(networkText, out network);
+                    bool ok = v6 ? IpAddressText.TryParseV6(networkText, out network) : IpAddressText.TryParseV4(networkText, out network);
                     if (!ok)
                     {
                         error = $"\"{term}\": invalid {(v6 ? "IPv6" : "IPv4")} network";
@@ -214,7 +215,7 @@ internal static class SpfRecordParser
             if (isV6)
             {
                 domainPart = domainPart[..^1];
-                if (!SpfDomain.TryParseDecimal(digits, 128, out cidr6))
+                if (!IpAddressText.TryParsePrefix(digits, 128, out cidr6))
                 {
                     error = $"invalid IPv6 CIDR length \"{digits}\"";
                     return false;
@@ -222,7 +223,7 @@ internal static class SpfRecordParser
                 if (!TakeCidr(ref domainPart, out digits))
                     return true;
             }
-            if (!SpfDomain.TryParseDecimal(digits, 32, out cidr4))
+            if (!IpAddressText.TryParsePrefix(digits, 32, out cidr4))
             {
                 error = $"invalid IPv4 CIDR length \"{digits}\"";
                 return false;
