@@ -19,6 +19,10 @@ public class SessionOrderMatrixTests
         MilterProtocolFlags.NoConnect | MilterProtocolFlags.NoMail,
         MilterProtocolFlags.NoMail | MilterProtocolFlags.NoRcpt,
         MilterProtocolFlags.NoConnect | MilterProtocolFlags.NoMail | MilterProtocolFlags.NoRcpt,
+        // Every stage negotiated away (NO*), and every flag: no other flag changes the order.
+        MilterProtocolFlags.NoConnect | MilterProtocolFlags.NoHelo | MilterProtocolFlags.NoMail | MilterProtocolFlags.NoRcpt | MilterProtocolFlags.NoData
+            | MilterProtocolFlags.NoHeaders | MilterProtocolFlags.NoEoh | MilterProtocolFlags.NoBody | MilterProtocolFlags.NoUnknown,
+        Negotiation.AllProtocolFlags,
     ];
 
     /// <summary>Every SMFIC_* byte MilterCommand declares.</summary>
