@@ -1,7 +1,5 @@
-using System.Reflection;
 using System.Text;
 using Milter.Protocol.Session;
-using Milter.Protocol.Wire;
 
 namespace Milter.Protocol.Tests;
 
@@ -25,11 +23,6 @@ public class SessionOrderMatrixTests
         Negotiation.AllProtocolFlags,
     ];
 
-    /// <summary>Every SMFIC_* byte MilterCommand declares.</summary>
-    internal static byte[] KnownCommands() =>
-        [.. typeof(MilterCommand).GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Where(f => f.IsLiteral && f.FieldType == typeof(byte)).Select(f => (byte)f.GetRawConstantValue()!)];
-
     [Fact]
     public void Order_reply_stage_and_macro_scope_rules_match_the_recorded_matrix()
     {
@@ -48,7 +41,7 @@ public class SessionOrderMatrixTests
     private static string Render()
     {
         var phases = Enum.GetValues<SessionPhase>();
-        var commands = KnownCommands().OrderBy(c => c).ToArray();
+        var commands = CommandTable.Rows.OrderBy(r => r.Code).ToArray();
         var sb = new StringBuilder();
         foreach (var flags in s_flagSets)
         {
@@ -56,12 +49,12 @@ public class SessionOrderMatrixTests
             sb.Append(' ', 15).AppendJoin(' ', phases.Select(p => Short(p).PadRight(3))).Append('\n');
             foreach (var command in commands)
             {
-                sb.Append(MilterCommand.Name(command).PadRight(15));
+                sb.Append(command.Name.PadRight(15));
                 foreach (var start in phases)
                 {
                     var phase = start;
                     var cell = !SessionOrder.IsAllowed(command, ref phase, flags, out var starts) ? "."
-                        : Short(SessionOrder.After(command, phase)) + (starts ? "+" : "");
+                        : Short(command.After ?? phase) + (starts ? "+" : "");
                     sb.Append(cell.PadRight(4));
                 }
                 while (sb[^1] == ' ') sb.Length--;
@@ -71,19 +64,19 @@ public class SessionOrderMatrixTests
         }
         foreach (var command in commands)
         {
-            sb.Append(MilterCommand.Name(command).PadRight(15))
-                .Append("reply ").Append(ReplyRule(command).PadRight(22))
-                .Append("stage ").Append(SessionOrder.Stage(command).ToString().PadRight(13))
-                .Append("macros ").Append(SessionOrder.IsMessageScope(command) ? "message" : "connection").Append('\n');
+            sb.Append(command.Name.PadRight(15))
+                .Append("reply ").Append(Reply(command).PadRight(22))
+                .Append("stage ").Append(command.Stage.ToString().PadRight(13))
+                .Append("macros ").Append(command.MessageMacros ? "message" : "connection").Append('\n');
         }
         return sb.ToString();
     }
 
-    private static string ReplyRule(byte command)
+    private static string Reply(CommandRule command)
     {
-        if (!SessionOrder.ReplyExpected(command, MilterProtocolFlags.None)) return "never";
+        if (!command.Reply.Expected(MilterProtocolFlags.None)) return "never";
         var off = Enumerable.Range(0, 21).Select(i => (MilterProtocolFlags)(1u << i))
-            .Where(f => !SessionOrder.ReplyExpected(command, f)).ToArray();
+            .Where(f => !command.Reply.Expected(f)).ToArray();
         return off.Length == 0 ? "always" : "unless " + string.Join('|', off);
     }
 
