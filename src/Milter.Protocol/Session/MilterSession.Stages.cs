@@ -54,9 +54,11 @@ public sealed partial class MilterSession
         }
 
         AppendResponse(_batch, MilterCommand.BodyEob, final);
+        // The message ends before its reply leaves: the MTA may start the next message as soon as it has the reply,
+        // and whoever has seen the reply must find the state between messages (message macros gone).
+        await EndMessageAsync(aborted: false);
         await SendAsync(_batch.WrittenMemory);
         _batch.Reset();
-        await EndMessageAsync(aborted: false);
         return true;
     }
 }
