@@ -13,10 +13,12 @@ public sealed class SessionHarness : IAsyncDisposable
     private readonly Pipe _toMta = new();
     private readonly CancellationTokenSource _cts = new();
 
-    public SessionHarness(IMilterHandler handler, MilterServerOptions? options = null)
+    /// <param name="wrapOutput">Wraps the stream the session writes its replies to (to observe the session as it sends).</param>
+    public SessionHarness(IMilterHandler handler, MilterServerOptions? options = null, Func<Stream, Stream>? wrapOutput = null)
     {
         Options = options ?? new MilterServerOptions { HandlerTimeout = TimeSpan.FromSeconds(10) };
-        Session = new MilterSession(handler, _toFilter.Reader, _toMta.Writer.AsStream(), Options, Logs.CreateLogger("test"), 1);
+        var output = _toMta.Writer.AsStream();
+        Session = new MilterSession(handler, _toFilter.Reader, wrapOutput?.Invoke(output) ?? output, Options, Logs.CreateLogger("test"), 1);
         Run = Task.Run(async () =>
         {
             await Session.RunAsync(_cts.Token);

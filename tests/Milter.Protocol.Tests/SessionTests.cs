@@ -119,6 +119,29 @@ public class SessionTests
         Assert.Equal("mx.example", ctx.GetMacro("j"));
     }
 
+    /// <summary>The MTA may send the next message's commands as soon as it has the end-of-message reply, and a
+    /// handler or test that sees the reply may read the context: the message state is gone before the reply leaves.
+    /// (The test above once saw {auth_type} still set under load: the session cleared it after sending.)</summary>
+    [Fact]
+    public async Task Message_macros_are_cleared_before_the_end_of_message_reply_is_sent()
+    {
+        var handler = new RecordingHandler();
+        var atEachSend = new List<string?>();
+        SessionHarness? harness = null;
+        var h = new SessionHarness(handler, wrapOutput: inner => new WriteObservingStream(inner,
+            () => atEachSend.Add(harness!.Session.Context.GetMacro("auth_type"))));
+        harness = h;
+        await using var _ = h;
+        await h.NegotiateAsync(flags: MilterProtocolFlags.None);
+        await Connect(h); await h.ReplyAsync();
+        await Macro(h, MilterCommand.Mail, "{auth_type}", "PLAIN");
+        await Mail(h); await h.ReplyAsync();
+        Assert.Equal("PLAIN", atEachSend[^1]);
+        await h.SendAsync(MilterCommand.BodyEob); Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        Assert.Null(atEachSend[^1]);
+        Assert.False(h.Session.InMessage);
+    }
+
     [Fact]
     public async Task Quit_nc_starts_a_new_smtp_session_on_the_same_connection()
     {

@@ -34,24 +34,12 @@ public sealed partial class MilterClient
         return new TransactionResult("eom", eom.Reply, eom.Modifications);
     }
 
-    private static (MilterProtocolFlags No, MilterProtocolFlags NoReply) StageFlags(byte command) => command switch
-    {
-        MilterCommand.Connect => (MilterProtocolFlags.NoConnect, MilterProtocolFlags.NoReplyConnect),
-        MilterCommand.Helo => (MilterProtocolFlags.NoHelo, MilterProtocolFlags.NoReplyHelo),
-        MilterCommand.Mail => (MilterProtocolFlags.NoMail, MilterProtocolFlags.NoReplyMail),
-        MilterCommand.Rcpt => (MilterProtocolFlags.NoRcpt, MilterProtocolFlags.NoReplyRcpt),
-        MilterCommand.Data => (MilterProtocolFlags.NoData, MilterProtocolFlags.NoReplyData),
-        MilterCommand.Header => (MilterProtocolFlags.NoHeaders, MilterProtocolFlags.NoReplyHeader),
-        MilterCommand.EndOfHeaders => (MilterProtocolFlags.NoEoh, MilterProtocolFlags.NoReplyEoh),
-        MilterCommand.Body => (MilterProtocolFlags.NoBody, MilterProtocolFlags.NoReplyBody),
-        MilterCommand.Unknown => (MilterProtocolFlags.NoUnknown, MilterProtocolFlags.NoReplyUnknown),
-        _ => (MilterProtocolFlags.None, MilterProtocolFlags.None),
-    };
-
     private async Task<MilterReply> CommandAsync(byte command, IReadOnlyDictionary<string, string>? macros, Action<FrameBuilder>? write, CancellationToken ct)
     {
         var flags = Negotiated?.ProtocolFlags ?? MilterProtocolFlags.None;
-        var (no, noReply) = StageFlags(command);
+        // The flags under which the filter asked the MTA (us) not to send this command, or not to wait for its reply.
+        var rule = CommandTable.Find(command)!;
+        var (no, noReply) = (rule.Omitted, rule.Reply.UnlessFlag);
         if ((flags & no) != 0) return MilterReply.Continue;
         using var cts = Deadline(ct);
         Prepare(command, macros, write);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Milter.Protocol.Session;
 
@@ -40,6 +41,8 @@ public sealed class MilterServer : IAsyncDisposable
     public MilterServer(MilterServerOptions options, Func<IMilterHandler> handlerFactory, ILoggerFactory loggerFactory)
     {
         options.Validate();
+        // A command without one consistent row in the session table stops the program here, not at the first connection.
+        RuntimeHelpers.RunClassConstructor(typeof(CommandTable).TypeHandle);
         _options = options;
         _handlerFactory = handlerFactory;
         _loggerFactory = loggerFactory;

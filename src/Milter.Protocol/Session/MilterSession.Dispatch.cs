@@ -6,54 +6,85 @@ namespace Milter.Protocol.Session;
 
 public sealed partial class MilterSession
 {
-    /// <summary>Handles one command. False ends the session.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> DispatchAsync(byte command, ReadOnlyMemory<byte> data)
+    private static readonly CommandRule s_body = CommandTable.Find(MilterCommand.Body)!;
+
+    /// <summary>Handles one command: its row in <see cref="CommandTable"/> says where it may come and what it does.
+    /// False ends the session.</summary>
+    private ValueTask<bool> DispatchAsync(byte command, ReadOnlyMemory<byte> data)
     {
-        if (!MilterCommand.IsKnown(command))
+        var rule = CommandTable.Find(command);
+        if (rule is null)
         {
             if (_logLimiter.Allow("unknown command"))
-                _logger.LogWarning("conn {Id}: unknown command byte {Command}: closing the connection", _context.ConnectionId, MilterCommand.Name(command));
-            return false;
+                _logger.LogWarning("conn {Id}: unknown command byte {Command}: closing the connection", _context.ConnectionId, CommandTable.Name(command));
+            return new ValueTask<bool>(false);
         }
 
         var phase = _phase;
-        if (!SessionOrder.IsAllowed(command, ref phase, _flags, out var startsMessage))
-            return await OrderViolationAsync(command);
+        if (!SessionOrder.IsAllowed(rule, ref phase, _flags, out var startsMessage))
+            return OrderViolationAsync(rule);
         _phase = phase;
 
-        switch (command)
+        // No discard arm: an action added to the enum without a case here is a compile error (CS8509).
+#pragma warning disable CS8524
+        return rule.Action switch
         {
-            case MilterCommand.OptNeg:
-                return await NegotiateAsync(data);
-            case MilterCommand.Quit:
-                _logger.LogDebug("conn {Id}: QUIT", _context.ConnectionId);
-                return false;
-            case MilterCommand.QuitNewConnection:
-                await EndMessageAsync(aborted: true);
-                _context.ClearConnectionMacros();
-                _connectionFailed = false;
-                _phase = SessionPhase.AwaitConnect;
-                return true;
-            case MilterCommand.Abort:
-                await EndMessageAsync(aborted: true);
-                return true;
-            case MilterCommand.Macro:
-                // Macros for a MAIL that arrives inside a message belong to the next one: end the old one first.
-                if (!data.IsEmpty && data.Span[0] == MilterCommand.Mail && InMessage) await ImplicitAbortAsync();
-                StoreMacros(data.Span);
-                return true;
-        }
+            CommandAction.Negotiate => NegotiateAsync(data),
+            CommandAction.Quit => Quit(),
+            CommandAction.NewConnection => NewConnectionAsync(),
+            CommandAction.Abort => AbortAsync(),
+            CommandAction.Macros => MacrosAsync(data),
+            CommandAction.Stage => StageCommandAsync(rule, data, startsMessage),
+            CommandAction.EndOfMessage => EndOfMessageAsync(rule, data, startsMessage),
+        };
+#pragma warning restore CS8524
+    }
 
-        if (command == MilterCommand.Mail && InMessage) await ImplicitAbortAsync();
-        if (startsMessage) StartMessage();
-        _phase = SessionOrder.After(command, _phase);
-        if (command == MilterCommand.BodyEob) return await EndOfMessageAsync(data);
+    private ValueTask<bool> Quit()
+    {
+        _logger.LogDebug("conn {Id}: QUIT", _context.ConnectionId);
+        return new ValueTask<bool>(false);
+    }
 
-        var replyExpected = SessionOrder.ReplyExpected(command, _flags);
-        var response = await StageAsync(command, data, replyExpected);
-        if (replyExpected) await ReplyAsync(command, response);
+    private async ValueTask<bool> NewConnectionAsync()
+    {
+        await EndMessageAsync(aborted: true);
+        _context.ClearConnectionMacros();
+        _connectionFailed = false;
+        _phase = SessionPhase.AwaitConnect;
         return true;
+    }
+
+    private async ValueTask<bool> AbortAsync()
+    {
+        await EndMessageAsync(aborted: true);
+        return true;
+    }
+
+    private async ValueTask<bool> MacrosAsync(ReadOnlyMemory<byte> data)
+    {
+        // Macros for a MAIL that arrives inside a message belong to the next one: end the old one first.
+        if (!data.IsEmpty && CommandTable.Find(data.Span[0])?.Scope == CommandScope.MessageStart && InMessage) await ImplicitAbortAsync();
+        StoreMacros(data.Span);
+        return true;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> StageCommandAsync(CommandRule rule, ReadOnlyMemory<byte> data, bool startsMessage)
+    {
+        if (rule.Scope == CommandScope.MessageStart && InMessage) await ImplicitAbortAsync();
+        Enter(rule, startsMessage);
+        var replyExpected = rule.Reply.Expected(_flags);
+        var response = await StageAsync(rule, data, replyExpected);
+        if (replyExpected) await ReplyAsync(rule.Code, response);
+        return true;
+    }
+
+    /// <summary>Moves the session into the command's phase (a new message first when it starts one).</summary>
+    private void Enter(CommandRule rule, bool startsMessage)
+    {
+        if (startsMessage) StartMessage();
+        if (rule.After is { } after) _phase = after;
     }
 
     private ValueTask ImplicitAbortAsync()
@@ -72,34 +103,34 @@ public sealed partial class MilterSession
 
     /// <summary>Parses the command, calls the handler when it wants the stage, and maps failures to TEMPFAIL.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<MilterResponse> StageAsync(byte command, ReadOnlyMemory<byte> data, bool replyExpected)
+    private async ValueTask<MilterResponse> StageAsync(CommandRule rule, ReadOnlyMemory<byte> data, bool replyExpected)
     {
         if (_connectionFailed || (_messageFailed && InMessage)) return MilterResponse.Tempfail;
-        var wanted = Wants(command);
+        var wanted = Wants(rule);
 
-        var call = Parse(command, data, out var error);
+        var args = PayloadDecoder.Decode(rule.Payload, data, out var error);
         if (error is not null)
         {
             if (_logLimiter.Allow("malformed command"))
-                _logger.LogWarning("conn {Id}: malformed {Command}: {Error}", _context.ConnectionId, MilterCommand.Name(command), error);
+                _logger.LogWarning("conn {Id}: malformed {Command}: {Error}", _context.ConnectionId, rule.Name, error);
             MarkFailed();
             return MilterResponse.Tempfail;
         }
         if (!wanted) return MilterResponse.Continue;
 
-        var response = await InvokeAsync(call, static (c, ct) => c.Session.CallHandler(c, ct), replyExpected, command);
+        var response = await InvokeAsync(new StageCall(this, rule, args), CallHandler, replyExpected, rule.Code);
         if (response is null)
         {
             MarkFailed();
             return MilterResponse.Tempfail;
         }
-        if (command == MilterCommand.Body && response.Kind == MilterResponseKind.Skip) _skipBody = true;
+        if (rule == s_body && response.Kind == MilterResponseKind.Skip) _skipBody = true;
         return response;
     }
 
     /// <summary>True when the handler asked for this command's stage (body chunks: and has not answered SKIP).</summary>
-    private bool Wants(byte command)
-        => (_capabilities.Stages & SessionOrder.Stage(command)) != 0 && !(command == MilterCommand.Body && _skipBody);
+    private bool Wants(CommandRule rule)
+        => (_capabilities.Stages & rule.Stage) != 0 && !(rule == s_body && _skipBody);
 
     private void MarkFailed()
     {
@@ -107,19 +138,19 @@ public sealed partial class MilterSession
         else _connectionFailed = true;
     }
 
-    private async ValueTask<bool> OrderViolationAsync(byte command)
+    private async ValueTask<bool> OrderViolationAsync(CommandRule rule)
     {
-        if (command == MilterCommand.OptNeg || _phase == SessionPhase.AwaitOptNeg)
+        if (rule.Action == CommandAction.Negotiate || _phase == SessionPhase.AwaitOptNeg)
         {
             if (_logLimiter.Allow("out of order"))
                 _logger.LogWarning("conn {Id}: {Command} out of order (state {Phase}): closing the connection",
-                    _context.ConnectionId, MilterCommand.Name(command), _phase);
+                    _context.ConnectionId, rule.Name, _phase);
             return false;
         }
-        var replyExpected = SessionOrder.ReplyExpected(command, _flags);
+        var replyExpected = rule.Reply.Expected(_flags);
         if (_logLimiter.Allow("out of order"))
             _logger.LogWarning("conn {Id}: {Command} out of order (state {Phase}): {Outcome}",
-                _context.ConnectionId, MilterCommand.Name(command), _phase, replyExpected ? "answered TEMPFAIL" : "ignored");
+                _context.ConnectionId, rule.Name, _phase, replyExpected ? "answered TEMPFAIL" : "ignored");
         if (InMessage) _messageFailed = true;
         if (replyExpected) await SendAsync(WireConstants.SimpleReply(MilterResponseCode.Tempfail));
         return true;
@@ -169,13 +200,13 @@ public sealed partial class MilterSession
                 _logger.LogWarning("conn {Id}: empty SMFIC_MACRO ignored", _context.ConnectionId);
             return;
         }
-        var messageScope = SessionOrder.IsMessageScope(target);
+        var messageScope = CommandTable.Find(target)?.MessageMacros ?? false;
         while (!reader.End)
         {
             if (!reader.TryReadCString(out var name) || !reader.TryReadCString(out var value))
             {
                 if (_logLimiter.Allow("bad SMFIC_MACRO"))
-                    _logger.LogWarning("conn {Id}: truncated SMFIC_MACRO for {Command}: rest ignored", _context.ConnectionId, MilterCommand.Name(target));
+                    _logger.LogWarning("conn {Id}: truncated SMFIC_MACRO for {Command}: rest ignored", _context.ConnectionId, CommandTable.Name(target));
                 return;
             }
             if (name.Length > 0) _context.SetMacro(name, value, messageScope);

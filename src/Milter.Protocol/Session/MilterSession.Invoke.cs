@@ -38,17 +38,17 @@ public sealed partial class MilterSession
         catch (HandlerAbandonedException)
         {
             _logger.LogError("conn {Id}: handler timed out after {Timeout} at {Command} and ignored cancellation: abandoned",
-                _context.ConnectionId, _options.HandlerTimeout, MilterCommand.Name(command));
+                _context.ConnectionId, _options.HandlerTimeout, CommandTable.Name(command));
             return null;
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
-            _logger.LogError("conn {Id}: handler timed out after {Timeout} at {Command}", _context.ConnectionId, _options.HandlerTimeout, MilterCommand.Name(command));
+            _logger.LogError("conn {Id}: handler timed out after {Timeout} at {Command}", _context.ConnectionId, _options.HandlerTimeout, CommandTable.Name(command));
             return null;
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "conn {Id}: handler failed at {Command}", _context.ConnectionId, MilterCommand.Name(command));
+            _logger.LogError(ex, "conn {Id}: handler failed at {Command}", _context.ConnectionId, CommandTable.Name(command));
             return null;
         }
         finally

@@ -153,7 +153,7 @@ public sealed partial class MilterSession : IDisposable
                     completed = true;
                     Volatile.Write(ref _waitingSince, long.MaxValue);
                     if (!await ProcessFrameAsync(frame)) return;
-                    replyWillAck = SessionOrder.ReplyExpected(frame.Command, _flags);
+                    replyWillAck = CommandTable.Find(frame.Command)?.Reply.Expected(_flags) ?? false;
                     if (_draining && !InMessage) break;
                 }
                 // The MTA sends nothing more until it has our reply, and that reply carries the ACK. Otherwise

@@ -9,19 +9,6 @@ public static class Negotiation
     public const MilterProtocolFlags AllProtocolFlags = (MilterProtocolFlags)0x1FFFFF;
     public const MilterActions AllActions = (MilterActions)0x1FF;
 
-    private static readonly (MilterStages Stage, MilterProtocolFlags No, MilterProtocolFlags NoReply)[] s_stageFlags =
-    [
-        (MilterStages.Connect, MilterProtocolFlags.NoConnect, MilterProtocolFlags.NoReplyConnect),
-        (MilterStages.Helo, MilterProtocolFlags.NoHelo, MilterProtocolFlags.NoReplyHelo),
-        (MilterStages.MailFrom, MilterProtocolFlags.NoMail, MilterProtocolFlags.NoReplyMail),
-        (MilterStages.RcptTo, MilterProtocolFlags.NoRcpt, MilterProtocolFlags.NoReplyRcpt),
-        (MilterStages.Data, MilterProtocolFlags.NoData, MilterProtocolFlags.NoReplyData),
-        (MilterStages.Headers, MilterProtocolFlags.NoHeaders, MilterProtocolFlags.NoReplyHeader),
-        (MilterStages.EndOfHeaders, MilterProtocolFlags.NoEoh, MilterProtocolFlags.NoReplyEoh),
-        (MilterStages.Body, MilterProtocolFlags.NoBody, MilterProtocolFlags.NoReplyBody),
-        (MilterStages.Unknown, MilterProtocolFlags.NoUnknown, MilterProtocolFlags.NoReplyUnknown),
-    ];
-
     /// <summary>
     /// The reply is always a subset of the offer (Postfix milter8.c refuses a reply whose action mask
     /// is not a subset of its own, and a version above its own). A stage the handler does not want is
@@ -33,11 +20,13 @@ public static class Negotiation
     {
         var version = Math.Min(mtaVersion, WireConstants.ProtocolVersion);
         var wanted = MilterProtocolFlags.None;
-        foreach (var (stage, no, noReply) in s_stageFlags)
+        foreach (var rule in CommandTable.Rows)
         {
-            if ((capabilities.Stages & stage) == 0)
+            if (rule.Stage == MilterStages.None) continue;
+            var (no, noReply) = (rule.Omitted, rule.Reply.UnlessFlag);
+            if ((capabilities.Stages & rule.Stage) == 0)
                 wanted |= (mtaFlags & no) != 0 ? no : noReply;
-            else if ((capabilities.NoReplyStages & stage) != 0)
+            else if ((capabilities.NoReplyStages & rule.Stage) != 0)
                 wanted |= noReply;
         }
         if (capabilities.HeaderLeadingSpace) wanted |= MilterProtocolFlags.HeaderLeadingSpace;

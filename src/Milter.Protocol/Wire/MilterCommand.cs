@@ -1,6 +1,7 @@
 namespace Milter.Protocol.Wire;
 
-/// <summary>SMFIC_* command bytes, MTA to filter (sendmail include/libmilter/mfdef.h).</summary>
+/// <summary>SMFIC_* command bytes, MTA to filter (sendmail include/libmilter/mfdef.h). What the session does with
+/// each is its row in Session/CommandTable.cs; a byte added here without a row stops the program at start-up.</summary>
 public static class MilterCommand
 {
     public const byte Abort = (byte)'A';
@@ -18,35 +19,6 @@ public static class MilterCommand
     public const byte Rcpt = (byte)'R';
     public const byte Data = (byte)'T';
     public const byte Unknown = (byte)'U';
-
-    /// <summary>True for the bytes above.</summary>
-    public static bool IsKnown(byte command) => command switch
-    {
-        Abort or Body or Connect or Macro or BodyEob or Helo or QuitNewConnection or Header or Mail
-            or EndOfHeaders or OptNeg or Quit or Rcpt or Data or Unknown => true,
-        _ => false,
-    };
-
-    /// <summary>The C name, for log lines ("SMFIC_HELO", or the byte in hex).</summary>
-    public static string Name(byte command) => command switch
-    {
-        Abort => "SMFIC_ABORT",
-        Body => "SMFIC_BODY",
-        Connect => "SMFIC_CONNECT",
-        Macro => "SMFIC_MACRO",
-        BodyEob => "SMFIC_BODYEOB",
-        Helo => "SMFIC_HELO",
-        QuitNewConnection => "SMFIC_QUIT_NC",
-        Header => "SMFIC_HEADER",
-        Mail => "SMFIC_MAIL",
-        EndOfHeaders => "SMFIC_EOH",
-        OptNeg => "SMFIC_OPTNEG",
-        Quit => "SMFIC_QUIT",
-        Rcpt => "SMFIC_RCPT",
-        Data => "SMFIC_DATA",
-        Unknown => "SMFIC_UNKNOWN",
-        _ => $"0x{command:x2}",
-    };
 }
 
 /// <summary>SMFIA_* address families in SMFIC_CONNECT.</summary>
