@@ -20,10 +20,9 @@ public static class BenchCommand
     public const int MaxConcurrency = 1024;
     public const int MaxSize = 64 * 1024 * 1024;
 
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
         Hosting.InlineSocketCompletions.Enable();
-        var cl = new CommandLine("bench", args, new HashSet<string> { "json" });
         var specText = cl.Require("connect");
         if (!ListenSpec.TryParse(specText, out var spec, out var specError))
             throw new UsageException($"bench: --connect {specText}: {specError}");
@@ -47,8 +46,6 @@ public static class BenchCommand
         var clientIpText = cl.Get("client-ip") ?? (mode == BenchMode.Sign ? "127.0.0.1" : "192.0.2.1");
         var helo = cl.Get("helo") ?? "client.bench.example";
         var json = cl.Flag("json");
-        cl.Get("dns");
-        cl.EnsureAllUsed();
 
         if (!IpAddressText.TryParse(clientIpText, out var clientIp) || clientIp.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             throw new UsageException($"bench: --client-ip '{clientIpText}' is not an IP address");
