@@ -96,6 +96,7 @@ internal static class CliCommands
              new("eml-dir", "DIR", "send the .eml files of DIR instead of generated messages"),
              new("warmup", "N", "messages sent first and not counted (default 0)"),
              new("per-connection", "N", "messages per connection before a new one (default 0: no limit)"),
+             new("progress", "SECONDS", "progress on stderr: a live line on a terminal, else a line every SECONDS (default 5; 0: none)"),
              TimeoutMs(30_000, "a message")],
             BenchCommand.ExecuteAsync),
     ];
