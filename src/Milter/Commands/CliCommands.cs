@@ -92,7 +92,7 @@ internal static class CliCommands
              new("key", "FILE", "verify mode: the private key that pre-signs the messages"),
              new("selector", "S", "verify mode: the selector of --key"),
              new("client-ip", "IP", "the client address the MTA reports (default 127.0.0.1 sign, 192.0.2.1 verify)"),
-             Helo,
+             new("helo", "NAME", "the HELO name bench sends (default client.bench.example)"),
              new("eml-dir", "DIR", "send the .eml files of DIR instead of generated messages"),
              new("warmup", "N", "messages sent first and not counted (default 0)"),
              new("per-connection", "N", "messages per connection before a new one (default 0: no limit)"),

@@ -33,7 +33,7 @@ public sealed class BenchProgressTests
     [Fact]
     public void The_line_says_done_of_total_errors_rate_and_time()
     {
-        Assert.Equal("bench: 0/10 messages, connecting", new BenchProgress(10).Line());
+        Assert.Equal("bench: 0/10 messages, starting", new BenchProgress(10).Line());
         Assert.Matches(@"^bench: 4/10 messages, 1 error, \d+\.\d messages/s, \d+\.\d s$", Ran(10, 3, 1).Line());
         Assert.Matches(@"^bench: 7/10 messages, 2 errors, ", Ran(10, 5, 2).Line());
     }
@@ -51,7 +51,7 @@ public sealed class BenchProgressTests
         }
         var lines = output.Text.Split('\n');
         Assert.Equal(3, lines.Length);
-        Assert.Equal("bench: 0/10 messages, connecting", lines[0]);
+        Assert.Equal("bench: 0/10 messages, starting", lines[0]);
         Assert.StartsWith("bench: 2/10 messages, 1 error, ", lines[1], StringComparison.Ordinal);
         Assert.Equal("", lines[2]);
         Assert.DoesNotContain('\r', output.Text);
@@ -87,7 +87,7 @@ public sealed class BenchProgressTests
         Assert.Equal(1, text.Count(c => c == '\n'));
         var updates = text.TrimEnd('\n').Split('\r');
         Assert.Equal("", updates[0]);
-        Assert.Equal("bench: 0/1000 messages, connecting", updates[1]);
+        Assert.Equal("bench: 0/1000 messages, starting", updates[1]);
         Assert.StartsWith("bench: 1/1000 messages, 0 errors, ", updates[^1], StringComparison.Ordinal);
         // Each update is at least as long as the one before, so nothing of it is left on the terminal.
         for (var i = 2; i < updates.Length; i++) Assert.True(updates[i].Length >= updates[i - 1].TrimEnd().Length, text);

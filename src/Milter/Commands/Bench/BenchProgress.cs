@@ -23,13 +23,14 @@ internal sealed class BenchProgress(int total)
         Interlocked.Increment(ref _errors);
     }
 
-    /// <summary>"bench: 412/1000 messages, 0 errors, 523.4 messages/s, 0.8 s".</summary>
+    /// <summary>"bench: 412/1000 messages, 0 errors, 523.4 messages/s, 0.8 s"; before the timed run (connecting, warm-up)
+    /// "bench: 0/1000 messages, starting".</summary>
     public string Line()
     {
         var start = Volatile.Read(ref _start);
         var done = Volatile.Read(ref _done);
         var errors = Volatile.Read(ref _errors);
-        if (start == 0) return string.Create(CultureInfo.InvariantCulture, $"bench: 0/{Total} messages, connecting");
+        if (start == 0) return string.Create(CultureInfo.InvariantCulture, $"bench: 0/{Total} messages, starting");
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var rate = seconds > 0 ? done / seconds : 0;
         return string.Create(CultureInfo.InvariantCulture,
