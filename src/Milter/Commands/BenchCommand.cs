@@ -12,7 +12,8 @@ namespace Milter.Commands;
 /// load client playing Postfix. Sign mode sends from an internal client address (127.0.0.1) with From
 /// bench@--domain; verify mode pre-signs every message once with --key/--selector/--domain (the filter
 /// resolves that key through its own DNS) and sends from a non-local address (192.0.2.1). `--eml-dir DIR`
-/// sends the .eml files of DIR instead of generated messages. Exit 0 when no message met an error, 1 otherwise.
+/// sends the .eml files of DIR instead of generated messages. Progress goes to stderr (<see cref="BenchProgressWriter"/>).
+/// Exit 0 when no message met an error, 1 otherwise.
 /// </summary>
 public static class BenchCommand
 {
@@ -20,10 +21,9 @@ public static class BenchCommand
     public const int MaxConcurrency = 1024;
     public const int MaxSize = 64 * 1024 * 1024;
 
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
         Hosting.InlineSocketCompletions.Enable();
-        var cl = new CommandLine("bench", args, new HashSet<string> { "json" });
         var specText = cl.Require("connect");
         if (!ListenSpec.TryParse(specText, out var spec, out var specError))
             throw new UsageException($"bench: --connect {specText}: {specError}");
@@ -47,8 +47,7 @@ public static class BenchCommand
         var clientIpText = cl.Get("client-ip") ?? (mode == BenchMode.Sign ? "127.0.0.1" : "192.0.2.1");
         var helo = cl.Get("helo") ?? "client.bench.example";
         var json = cl.Flag("json");
-        cl.Get("dns");
-        cl.EnsureAllUsed();
+        var progressSeconds = cl.GetInt("progress", 5, 0, 3600);
 
         if (!IpAddressText.TryParse(clientIpText, out var clientIp) || clientIp.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             throw new UsageException($"bench: --client-ip '{clientIpText}' is not an IP address");
@@ -102,6 +101,8 @@ public static class BenchCommand
         BenchRunner.Outcome outcome;
         try
         {
+            await using var progress = progressSeconds == 0 ? null : new BenchProgressWriter(runner.Progress, Console.Error,
+                terminal: !Console.IsErrorRedirected, TimeSpan.FromSeconds(progressSeconds));
             outcome = await runner.RunAsync(cts.Token);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)

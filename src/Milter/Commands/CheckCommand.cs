@@ -17,9 +17,8 @@ public static class CheckCommand
     /// <summary>Bounds the whole evaluation; each engine has its own, shorter limits as well.</summary>
     private static readonly TimeSpan OverallTimeout = TimeSpan.FromMinutes(2);
 
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("check", args, new HashSet<string> { "json" });
         var ipText = cl.Require("client-ip");
         var helo = cl.Require("helo");
         var mailFrom = cl.Require("mail-from");
@@ -27,7 +26,6 @@ public static class CheckCommand
         var dns = cl.Get("dns");
         var config = cl.Get("config");
         var authservOption = cl.Get("authserv-id");
-        cl.EnsureAllUsed();
         if (!IpAddressText.TryParse(ipText, out var ip))
             throw new UsageException($"check: --client-ip '{ipText}' is not an IPv4 or IPv6 address");
         if (string.IsNullOrWhiteSpace(helo))

@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace Milter.Commands;
 
 /// <summary>Thrown for bad usage: exit code 2 with the message on stderr.</summary>
@@ -8,58 +10,31 @@ public sealed class UsageException : Exception
     public UsageException(string message, Exception inner) : base(message, inner) { }
 }
 
-/// <summary>A small parser for "--name value", "--name=value" and "--flag" options. Options may repeat.</summary>
+/// <summary>The options one command was given, as System.CommandLine parsed them against the command's
+/// <see cref="CliCommandSpec"/>: "--name value", "--name=value" and "--flag". A valued option given twice
+/// keeps its last value (<see cref="GetAll"/> has them all). Unknown options never get here: the parser
+/// rejected them (<see cref="MilterCli"/>).</summary>
 public sealed class CommandLine
 {
-    private readonly Dictionary<string, List<string>> _values = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    private readonly ParseResult _result;
+    private readonly IReadOnlyDictionary<string, Option> _options;
 
-    public CommandLine(string command, IReadOnlyList<string> args, IReadOnlySet<string> flagNames)
+    internal CommandLine(string command, ParseResult result, IReadOnlyDictionary<string, Option> options)
     {
         Command = command;
-        for (var i = 0; i < args.Count; i++)
-        {
-            var a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length < 3)
-                throw new UsageException($"{command}: unexpected argument '{a}'");
-            var name = a[2..];
-            string? value = null;
-            var eq = name.IndexOf('=', StringComparison.Ordinal);
-            if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
-            if (flagNames.Contains(name))
-            {
-                if (value is not null) throw new UsageException($"{command}: --{name} takes no value");
-                _flags.Add(name);
-                continue;
-            }
-            if (value is null)
-            {
-                if (i + 1 >= args.Count) throw new UsageException($"{command}: --{name} needs a value");
-                value = args[++i];
-            }
-            if (!_values.TryGetValue(name, out var list)) _values[name] = list = new List<string>();
-            list.Add(value);
-        }
+        _result = result;
+        _options = options;
     }
 
     public string Command { get; }
 
-    public bool Flag(string name) { _used.Add(name); return _flags.Contains(name); }
+    public bool Flag(string name) => _result.GetValue((Option<bool>)Find(name));
 
-    public string? Get(string name)
-    {
-        _used.Add(name);
-        return _values.TryGetValue(name, out var l) ? l[^1] : null;
-    }
+    public string? Get(string name) => GetAll(name) is [.., var last] ? last : null;
 
     public string Require(string name) => Get(name) ?? throw new UsageException($"{Command}: --{name} is required");
 
-    public IReadOnlyList<string> GetAll(string name)
-    {
-        _used.Add(name);
-        return _values.TryGetValue(name, out var l) ? l : [];
-    }
+    public IReadOnlyList<string> GetAll(string name) => _result.GetValue((Option<string[]>)Find(name)) ?? [];
 
     public int GetInt(string name, int defaultValue, int min, int max)
     {
@@ -70,12 +45,7 @@ public sealed class CommandLine
         return v;
     }
 
-    /// <summary>Call after reading every option: unknown options are usage errors.</summary>
-    public void EnsureAllUsed()
-    {
-        foreach (var k in _values.Keys.Concat(_flags))
-        {
-            if (!_used.Contains(k)) throw new UsageException($"{Command}: unknown option --{k}");
-        }
-    }
+    /// <summary>An option the command reads but did not declare is a bug in the command table, not bad usage.</summary>
+    private Option Find(string name) => _options.TryGetValue(name, out var option) ? option
+        : throw new InvalidOperationException($"{Command}: --{name} is not declared in {nameof(CliCommands)}");
 }

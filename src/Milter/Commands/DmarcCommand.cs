@@ -13,15 +13,13 @@ namespace Milter.Commands;
 /// record applies, 1 when none does, 3 on a temporary DNS failure, 2 for bad usage (an invalid domain included).</summary>
 public static class DmarcCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("dmarc", args, new HashSet<string> { "json" });
         var domain = cl.Require("domain");
         var json = cl.Flag("json");
         var modeText = cl.Get("mode");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
-        cl.EnsureAllUsed();
 
         // The config (--config, or the embedded default with MILTER_ environment) gives Dmarc:Mode and the
         // Public Suffix List the daemon uses; --mode overrides the mode.

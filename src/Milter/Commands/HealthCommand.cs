@@ -6,15 +6,12 @@ namespace Milter.Commands;
 /// <summary>`milter health --connect SPEC`: exit 0 when a full option negotiation succeeds within the timeout.</summary>
 public static class HealthCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("health", args, new HashSet<string>());
         // Without --connect: the first Listen spec of --config (or of the embedded default).
         var configFile = cl.Get("config");
         var specText = cl.Get("connect") ?? Configuration.ConfigLoader.Load(configFile).Listen![0];
         var timeoutMs = cl.GetInt("timeout-ms", 5000, 100, 600_000);
-        cl.Get("dns");
-        cl.EnsureAllUsed();
         if (!ListenSpec.TryParse(specText, out var spec, out var error))
             throw new UsageException($"health: --connect {specText}: {error}");
         using var cts = new CancellationTokenSource(timeoutMs);

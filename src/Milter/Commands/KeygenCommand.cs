@@ -10,17 +10,14 @@ public static class KeygenCommand
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    public static int Execute(string[] args)
+    public static int Execute(CommandLine cl)
     {
-        var cl = new CommandLine("keygen", args, new HashSet<string> { "force" });
         var names = DkimKeyArguments.Read(cl);
         var algorithm = cl.Get("algorithm") ?? "rsa-sha256";
         var bitsGiven = cl.Get("bits") is not null;
         var bits = cl.GetInt("bits", 2048, DkimPrivateKey.MinRsaBits, DkimPrivateKey.MaxRsaBits);
         var directory = cl.Get("directory") ?? ".";
         var force = cl.Flag("force");
-        cl.Get("dns");
-        cl.EnsureAllUsed();
 
         var type = algorithm switch
         {

@@ -16,9 +16,8 @@ public static class ReportCommand
 {
     public const string DefaultDataDirectory = "/var/lib/milter";
 
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("report", args, new HashSet<string>());
         var fromText = cl.Require("from");
         var toText = cl.Require("to");
         var outDir = cl.Require("out");
@@ -28,7 +27,6 @@ public static class ReportCommand
         var send = cl.Get("send");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
-        cl.EnsureAllUsed();
 
         var from = ParseDate("from", fromText, endOfDay: false);
         var to = ParseDate("to", toText, endOfDay: true);

@@ -10,14 +10,12 @@ namespace Milter.Commands;
 /// <summary>`milter run`: the daemon.</summary>
 public static class RunCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
         Hosting.InlineSocketCompletions.Enable();
-        var cl = new CommandLine("run", args, new HashSet<string>());
         var configFile = cl.Get("config");
         var listen = cl.GetAll("listen");
         var dns = cl.Get("dns");
-        cl.EnsureAllUsed();
 
         var options = ConfigLoader.Load(configFile, listen, dns);
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);

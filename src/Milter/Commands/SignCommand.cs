@@ -7,16 +7,13 @@ namespace Milter.Commands;
 /// DKIM-Signature field at the top.</summary>
 public static class SignCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("sign", args, new HashSet<string>());
         var names = DkimKeyArguments.Read(cl);
         var keyPath = cl.Require("key");
         var algorithm = cl.Get("algorithm");
         var canonicalization = cl.Get("canonicalization") ?? "relaxed/relaxed";
         var headers = cl.Get("headers");
-        cl.Get("dns");
-        cl.EnsureAllUsed();
 
         if (!DkimCanonicalizationNames.TryParsePair(canonicalization, out var headerCanon, out var bodyCanon))
             throw new UsageException($"sign: --canonicalization must be simple or relaxed for header/body, e.g. relaxed/relaxed, not '{canonicalization}'");

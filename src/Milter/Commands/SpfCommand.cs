@@ -11,16 +11,14 @@ namespace Milter.Commands;
 /// information. Exit 0 for pass, 3 for temperror, 1 for any other MAIL FROM result.</summary>
 public static class SpfCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("spf", args, new HashSet<string> { "json" });
         var ipText = cl.Require("ip");
         var helo = cl.Require("helo");
         var mailFrom = cl.Require("mail-from");
         var json = cl.Flag("json");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
-        cl.EnsureAllUsed();
         if (!IpAddressText.TryParse(ipText, out var ip))
             throw new UsageException($"spf: --ip '{ipText}' is not an IPv4 or IPv6 address");
         if (string.IsNullOrWhiteSpace(helo))

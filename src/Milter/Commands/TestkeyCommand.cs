@@ -7,15 +7,13 @@ namespace Milter.Commands;
 /// temporary failure.</summary>
 public static class TestkeyCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("testkey", args, new HashSet<string>());
         var names = DkimKeyArguments.Read(cl);
         var keyPath = cl.Require("key");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
         var timeoutMs = cl.GetInt("timeout-ms", 15_000, 100, 600_000);
-        cl.EnsureAllUsed();
 
         using var key = KeyFile.Load("testkey", keyPath);
         var resolver = CliDns.CreateResolver(dns, config);

@@ -10,15 +10,13 @@ namespace Milter.Commands;
 /// Exit 0 when a signature passes, 3 when none does and a key lookup failed temporarily, 1 otherwise.</summary>
 public static class VerifyCommand
 {
-    public static async Task<int> ExecuteAsync(string[] args)
+    public static async Task<int> ExecuteAsync(CommandLine cl)
     {
-        var cl = new CommandLine("verify", args, new HashSet<string> { "json" });
         var json = cl.Flag("json");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
         var authservOption = cl.Get("authserv-id");
         var timeoutMs = cl.GetInt("timeout-ms", 30_000, 100, 600_000);
-        cl.EnsureAllUsed();
 
         var options = ConfigLoader.Load(config, listen: null, dnsServers: dns);
         var authservId = authservOption ?? options.AuthservId!;

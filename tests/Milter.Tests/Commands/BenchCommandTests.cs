@@ -85,6 +85,73 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public async Task Progress_goes_to_stderr_as_plain_lines_when_it_is_not_a_terminal()
+    {
+        // Issue 20 item 5: bench printed nothing until it ended.
+        var (lab, daemon, spec) = await StartAsync();
+        await using var _ = lab;
+        await using var __ = daemon;
+        var (code, stdout, stderr) = await BenchAsync("--connect", spec, "--messages", "200", "--concurrency", "2",
+            "--mode", "sign", "--domain", SigningLab.Domain, "--json", "--progress", "1");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(200, Json(stdout).GetProperty("completed").GetInt32());
+        Assert.DoesNotContain('\r', stderr);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length >= 2, stderr);
+        Assert.All(lines, l => Assert.Matches(@"^bench: \d+/200 messages, (starting|\d+ errors?, \d+\.\d messages/s, \d+\.\d s)$", l));
+        Assert.StartsWith("bench: 200/200 messages, 0 errors, ", lines[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Progress_zero_prints_none()
+    {
+        var (lab, daemon, spec) = await StartAsync();
+        await using var _ = lab;
+        await using var __ = daemon;
+        var (code, stdout, stderr) = await BenchAsync("--connect", spec, "--messages", "20", "--domain", SigningLab.Domain, "--progress", "0");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal("", stderr);
+    }
+
+    [Fact]
+    public async Task Progress_on_a_terminal_is_one_live_line_rewritten_in_place()
+    {
+        // `script` (util-linux) gives bench a pseudo-terminal, as VerifyCommandTests does for verify.
+        if (!File.Exists("/usr/bin/script")) Assert.Fail("/usr/bin/script (util-linux/bsdutils) is needed for this test");
+        var (lab, daemon, spec) = await StartAsync();
+        await using var _ = lab;
+        await using var __ = daemon;
+        var command = $"dotnet '{MilterDaemon.MilterDll}' bench --connect '{spec}' --messages 200 --concurrency 2 --domain {SigningLab.Domain} --json";
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        string text;
+        try
+        {
+            text = await p.StandardOutput.ReadToEndAsync(cts.Token);
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException("bench under script did not finish in 120 s");
+        }
+        Assert.True(p.ExitCode == 0, text);
+        // Every progress update starts with a carriage return (rewritten in place); the last one is ended by a newline.
+        var at = text.IndexOf("bench: ", StringComparison.Ordinal);
+        Assert.True(at > 0, text);
+        for (; at >= 0; at = text.IndexOf("bench: ", at + 1, StringComparison.Ordinal))
+            Assert.True(text[at - 1] == '\r', text);
+        Assert.Matches(@"\rbench: 200/200 messages, 0 errors, [^\r\n]*\r?\n", text);
+        Assert.Contains("\"completed\":200", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_filter_that_is_not_there_is_exit_1_with_one_line()
     {
         var port = FreePort.Next();

@@ -21,6 +21,9 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
 
     public sealed record Outcome(BenchTally Tally, TimeSpan Elapsed);
 
+    /// <summary>The timed run as it goes, for the progress line.</summary>
+    public BenchProgress Progress { get; } = new(options.Messages);
+
     /// <summary>Opens one connection and negotiates, so a filter that is not there fails fast with one line.</summary>
     public async Task ProbeAsync(CancellationToken ct)
     {
@@ -39,12 +42,13 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
             if (_options.Warmup > 0)
             {
                 _next = 0;
-                await Task.WhenAll(workers.Select(w => w.RunAsync(_options.Warmup, new BenchTally(), ct)));
+                await Task.WhenAll(workers.Select(w => w.RunAsync(_options.Warmup, new BenchTally(), null, ct)));
             }
             _next = 0;
             var tallies = workers.Select(_ => new BenchTally()).ToArray();
             var start = Stopwatch.GetTimestamp();
-            await Task.WhenAll(workers.Select((w, i) => w.RunAsync(_options.Messages, tallies[i], ct)));
+            Progress.Start();
+            await Task.WhenAll(workers.Select((w, i) => w.RunAsync(_options.Messages, tallies[i], Progress, ct)));
             var elapsed = Stopwatch.GetElapsedTime(start);
             var total = new BenchTally();
             foreach (var t in tallies) total.Merge(t);
@@ -105,7 +109,7 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
             _sent = 0;
         }
 
-        public async Task RunAsync(int limit, BenchTally tally, CancellationToken ct)
+        public async Task RunAsync(int limit, BenchTally tally, BenchProgress? progress, CancellationToken ct)
         {
             int index;
             while ((index = runner.Take(limit)) >= 0)
@@ -120,10 +124,12 @@ internal sealed class BenchRunner(BenchOptions options, IReadOnlyList<BenchMessa
                     // Postfix aborts the filter's transaction when the filter ended it before end of message.
                     if (result.Stage != "eom") await _client.AbortAsync(ct);
                     tally.Completed(result, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    progress?.Completed();
                 }
                 catch (Exception e) when (e is IOException or SocketException or OperationCanceledException && !ct.IsCancellationRequested)
                 {
                     tally.Error(e);
+                    progress?.Error();
                     await CloseAsync();
                     continue;
                 }
