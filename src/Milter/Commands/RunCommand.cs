@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Hosting;
 using Milter.Keys;
+using Milter.Reporting.Aggregate;
 
 namespace Milter.Commands;
 
@@ -20,8 +21,11 @@ public static class RunCommand
         cl.EnsureAllUsed();
 
         var options = ConfigLoader.Load(configFile, listen, dns);
+        var reportsWarning = ReportDataDirectory.Prepare(options.Reports);
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);
         using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns));
+        if (reportsWarning is not null)
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milter.reports").LogWarning("{Warning}", reportsWarning);
         try
         {
             await host.StartAsync();
@@ -41,6 +45,8 @@ public static class RunCommand
         var level = Enum.Parse<LogLevel>(options.LogLevel, ignoreCase: true);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(level);
+        // A start-up failure is one line on stderr (below); the host's own report of it, with the stack trace, only at Debug.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", level <= LogLevel.Debug ? level : LogLevel.Critical);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
