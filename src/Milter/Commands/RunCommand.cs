@@ -21,7 +21,7 @@ public static class RunCommand
         cl.EnsureAllUsed();
 
         var options = ConfigLoader.Load(configFile, listen, dns);
-        var reportsWarning = ReportDataDirectory.Prepare(options.Reports);
+        var reportsWarning = ReportDataDirectory.Prepare(options.Reports, source: ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);
         using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns));
         if (reportsWarning is not null)

@@ -90,6 +90,10 @@ public static partial class ConfigLoader
         return options;
     }
 
+    /// <summary>Where the value of <paramref name="key"/> comes from (the file, the MILTER_ variable), or null for a default.</summary>
+    public static string? SourceOf(string? configFile, string key, bool environment = true)
+        => ConfigKeyCheck.Source(BuildConfiguration(configFile, overrides: null, environment), configFile, key);
+
     private static bool IsUnder(string key, string section)
         => key.Equals(section, StringComparison.OrdinalIgnoreCase) || key.StartsWith(section + ":", StringComparison.OrdinalIgnoreCase);
 
@@ -174,13 +178,6 @@ public static partial class ConfigLoader
     {
         if (new MilterOptionsValidator(sourceOf).FirstProblem(o) is { } problem)
             throw problem;
-    }
-
-    public static bool IsValidCanonicalization(string? c)
-    {
-        if (string.IsNullOrEmpty(c)) return false;
-        var parts = c.Split('/');
-        return parts.Length is 1 or 2 && parts.All(p => p is "simple" or "relaxed");
     }
 
     public static bool TryParseMode(string? text, out UnixFileMode mode)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dns;
 using Milter.Protocol.Server;
 
@@ -88,7 +89,8 @@ public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
             if (!NetworkList.TryParseNetwork(hosts[i], out _))
                 yield return new($"Signing:InternalHosts:{i}", hosts[i], "expected an IP address or CIDR network, e.g. 10.0.0.0/8 or 2001:db8::/32");
         }
-        if (!ConfigLoader.IsValidCanonicalization(s.Canonicalization))
+        // The signer's own parser (KeyStore hands it the same text): header[/body], simple or relaxed.
+        if (s.Canonicalization is null || !DkimCanonicalizationNames.TryParsePair(s.Canonicalization, out _, out _))
             yield return new("Signing:Canonicalization", s.Canonicalization, "use relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple");
         if (Range("Signing:SignatureLifetimeSeconds", s.SignatureLifetimeSeconds, 0, 365 * 86400) is { } lifetime) yield return lifetime;
     }

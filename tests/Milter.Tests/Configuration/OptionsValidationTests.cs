@@ -62,6 +62,21 @@ public sealed class OptionsValidationTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("relaxed/relaxed", true)]
+    [InlineData("Relaxed/Simple", true)]
+    [InlineData("simple", true)]
+    [InlineData("relaxed/", false)]
+    [InlineData("loose/relaxed", false)]
+    [InlineData("relaxed/relaxed/simple", false)]
+    public void Canonicalization_IsTheSignersRule(string value, bool valid)
+    {
+        var options = new MilterOptions { AuthservId = "mx.example.net" };
+        options.Signing.Canonicalization = value;
+        Assert.Equal(valid, new MilterOptionsValidator().Validate(null, options).Succeeded);
+        Assert.Equal(valid, Milter.MailAuth.Dkim.DkimCanonicalizationNames.TryParsePair(value, out _, out _));
+    }
+
     [Fact]
     public void NoConfigFile_IsExactlyTheDefaultsOfMilterOptions()
     {

@@ -82,7 +82,8 @@ public sealed class StartupErrorTests
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         var line = Assert.Single(Lines(stderr));
-        Assert.StartsWith($"milter: config: Reports:DataDirectory = \"{data}\": cannot be written (", line, StringComparison.Ordinal);
+        Assert.StartsWith($"milter: config: Reports:DataDirectory = \"{data}\" (from MILTER_Reports__DataDirectory): cannot be written (", line,
+            StringComparison.Ordinal);
         Assert.EndsWith("or Reports:Optional to true to run without DMARC reports", line, StringComparison.Ordinal);
     }
 
@@ -95,7 +96,7 @@ public sealed class StartupErrorTests
             new Dictionary<string, string> { ["MILTER_Reports__DataDirectory"] = data, ["MILTER_Reports__Optional"] = "true" });
         var warnings = Lines(daemon.Output).Where(l => l.Contains(" warn: ", StringComparison.Ordinal)).ToList();
         var warning = Assert.Single(warnings);
-        Assert.Contains($"Reports:DataDirectory = \"{data}\": cannot be written", warning, StringComparison.Ordinal);
+        Assert.Contains($"Reports:DataDirectory = \"{data}\" (from MILTER_Reports__DataDirectory): cannot be written", warning, StringComparison.Ordinal);
         Assert.Contains("running without DMARC reports", warning, StringComparison.Ordinal);
         Assert.Contains("DMARC report store off", daemon.Output, StringComparison.Ordinal);
         Assert.Equal(0, await daemon.StopAsync());

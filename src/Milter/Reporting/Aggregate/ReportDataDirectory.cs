@@ -38,7 +38,9 @@ public static class ReportDataDirectory
     /// database opened once) or to "" when it cannot be written and <see cref="ReportsSection.Optional"/> is true; returns
     /// the warning to log then. Throws <see cref="ConfigException"/> when it cannot be written and the store is required.
     /// </summary>
-    public static string? Prepare(ReportsSection reports, Func<string, string?>? environment = null, string systemDefault = SystemDefault)
+    /// <param name="source">Where a configured directory came from (file, MILTER_ variable), for the error line.</param>
+    public static string? Prepare(ReportsSection reports, Func<string, string?>? environment = null, string systemDefault = SystemDefault,
+        string? source = null)
     {
         ArgumentNullException.ThrowIfNull(reports);
         var configured = reports.DataDirectory is not null;
@@ -47,7 +49,7 @@ public static class ReportDataDirectory
         if (directory.Length == 0) return null;
         if (Unwritable(directory) is not { } why) return null;
         var problem = configured
-            ? ConfigException.Format("Reports:DataDirectory", directory, $"cannot be written ({why})")
+            ? ConfigException.Format("Reports:DataDirectory", directory, $"cannot be written ({why})", source)
             : directory == systemDefault
                 ? $"config: Reports:DataDirectory is not set and {directory} cannot be written ({why})"
                 : $"config: Reports:DataDirectory is not set and neither {systemDefault} nor {directory} can be written ({why})";
