@@ -83,17 +83,28 @@ public static class AuthenticationResultsWriter
         return sb.ToString();
     }
 
-    /// <summary>Throws unless <paramref name="authservId"/> can be written as an RFC 8601 authserv-id.</summary>
+    /// <summary>Longest authserv-id written: RFC 8601 section 2.5 wants a domain name, and a name is at most 255
+    /// octets (RFC 1035 section 2.3.4).</summary>
+    public const int MaxAuthservIdLength = 255;
+
+    /// <summary>
+    /// Whether <paramref name="authservId"/> can be written as our authserv-id. The one rule, used by this writer and by
+    /// the configuration check, so a value start-up accepts is never refused per message.
+    /// </summary>
+    public static bool IsValidAuthservId(string? authservId)
+        // authserv-id = value (RFC 8601 section 2.2); we accept the token form only (a host name, RFC 2045 token).
+        => authservId is { Length: <= MaxAuthservIdLength } && AuthResGrammar.IsToken(authservId);
+
+    /// <summary>What an authserv-id must be, for error messages: the rule of <see cref="IsValidAuthservId"/> in words.</summary>
+    public const string AuthservIdRule =
+        "it must be a host name or other RFC 2045 token of at most 255 characters (no spaces, controls, non-ASCII or any of ()<>@,;:\\\"/[]?=)";
+
+    /// <summary>Throws unless <paramref name="authservId"/> can be written as an RFC 8601 authserv-id (<see cref="IsValidAuthservId"/>).</summary>
     public static void ValidateAuthservId(string authservId)
     {
         ArgumentNullException.ThrowIfNull(authservId);
-        // authserv-id = value (RFC 8601 section 2.2); we accept the token form only (a host name).
-        if (!AuthResGrammar.IsToken(authservId))
-        {
-            throw new ArgumentException(
-                $"authserv-id '{authservId}' is not valid: it must be a non-empty RFC 2045 token such as a host name " +
-                "(no spaces, controls, non-ASCII or any of ()<>@,;:\\\"/[]?=).", nameof(authservId));
-        }
+        if (!IsValidAuthservId(authservId))
+            throw new ArgumentException($"authserv-id '{authservId}' is not valid: {AuthservIdRule}.", nameof(authservId));
     }
 
     private static List<AuthMethodResult> Order(IEnumerable<AuthMethodResult> results)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Hosting;
 using Milter.Keys;
+using Milter.Reporting.Aggregate;
 
 namespace Milter.Commands;
 
@@ -18,8 +19,11 @@ public static class RunCommand
         var dns = cl.Get("dns");
 
         var options = ConfigLoader.Load(configFile, listen, dns);
+        var reportsWarning = ReportDataDirectory.Prepare(options.Reports, source: ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);
         using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns));
+        if (reportsWarning is not null)
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milter.reports").LogWarning("{Warning}", reportsWarning);
         try
         {
             await host.StartAsync();
@@ -39,6 +43,8 @@ public static class RunCommand
         var level = Enum.Parse<LogLevel>(options.LogLevel, ignoreCase: true);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(level);
+        // A start-up failure is one line on stderr (below); the host's own report of it, with the stack trace, only at Debug.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", level <= LogLevel.Debug ? level : LogLevel.Critical);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;

@@ -4,7 +4,13 @@ namespace Milter.Configuration;
 public sealed class ConfigException : Exception
 {
     public ConfigException(string key, string? value, string problem)
-        : base($"config: {key} = \"{value}\": {problem}")
+        : this(key, value, problem, source: null)
+    {
+    }
+
+    /// <param name="source">Where the value came from (the file path, the MILTER_ variable, --listen), or null.</param>
+    public ConfigException(string key, string? value, string problem, string? source)
+        : base(Format(key, value, problem, source))
     {
         Key = key;
         Value = value;
@@ -18,4 +24,8 @@ public sealed class ConfigException : Exception
 
     public string Key { get; }
     public string? Value { get; }
+
+    /// <summary>The one line: <c>config: KEY = "VALUE" (from SOURCE): PROBLEM</c>.</summary>
+    public static string Format(string key, string? value, string problem, string? source = null)
+        => $"config: {key} = \"{value}\"{(source is null ? "" : $" (from {source})")}: {problem}";
 }

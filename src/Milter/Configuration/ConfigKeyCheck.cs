@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
@@ -39,7 +41,11 @@ internal static class ConfigKeyCheck
 
     private static void CheckValue(IConfiguration root, string? configFile, IConfigurationSection section, Type type)
     {
-        if (IsScalar(type)) return; // a scalar with children is reported by the binder as a bad value
+        if (IsScalar(type))
+        {
+            CheckScalar(root, configFile, section, type);
+            return;
+        }
         var children = section.GetChildren().ToList();
         var element = ElementType(type);
         // An empty list or section ([] or {}) reads as ""; a list with items has no value of its own, unless a later
@@ -65,6 +71,50 @@ internal static class ConfigKeyCheck
         }
     }
 
+    /// <summary>A single value of the property's type: <c>config: Server:MaxConnections = "many" (from
+    /// MILTER_Server__MaxConnections) is not a whole number</c>. The conversion is the binder's own (the type's converter).</summary>
+    private static void CheckScalar(IConfiguration root, string? configFile, IConfigurationSection section, Type type)
+    {
+        var source = Source(root, configFile, section.Path);
+        var from = source is null ? "" : $" (from {source})";
+        if (section.GetChildren().Any())
+            throw new ConfigException($"config: {section.Path} must be a single value ({Expected(type)}), not a list or section{from}");
+        var value = section.Value;
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        // "" (an empty JSON value or variable) leaves the default, as the binder does.
+        if (string.IsNullOrEmpty(value) || t == typeof(string)) return;
+        try
+        {
+            TypeDescriptor.GetConverter(t).ConvertFromInvariantString(value);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException
+                                       || e.InnerException is FormatException or OverflowException)
+        {
+            var what = IsWholeNumber(t) && value.TrimStart('-').All(char.IsAsciiDigit) && value.Trim('-').Length > 0
+                ? $"is out of range (a whole number from {Limit(t, "MinValue")} to {Limit(t, "MaxValue")})"
+                : $"is not {Expected(type)}";
+            throw new ConfigException($"config: {section.Path} = \"{value}\"{from} {what}");
+        }
+    }
+
+    /// <summary>The type a key wants, in words.</summary>
+    internal static string Expected(Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        if (t == typeof(bool)) return "true or false";
+        if (IsWholeNumber(t)) return "a whole number";
+        if (t == typeof(double) || t == typeof(float) || t == typeof(decimal)) return "a number";
+        if (t == typeof(TimeSpan)) return "a time span such as 00:00:30";
+        if (t.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(t));
+        return "a " + t.Name;
+    }
+
+    private static bool IsWholeNumber(Type t)
+        => t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(uint) || t == typeof(ulong) || t == typeof(ushort) || t == typeof(byte);
+
+    private static string? Limit(Type t, string field)
+        => Convert.ToString(t.GetField(field)!.GetValue(null), CultureInfo.InvariantCulture);
+
     private static ConfigException Unknown(IConfiguration root, string? configFile, IConfigurationSection section, Type owner)
     {
         // The first value under an unknown section stands for it: its key, value and source.
@@ -85,7 +135,7 @@ internal static class ConfigKeyCheck
         => Source(root, configFile, key) is { } s ? ", from " + s : "";
 
     /// <summary>Where the value of <paramref name="key"/> comes from: the file, the environment variable, the command line.</summary>
-    private static string? Source(IConfiguration root, string? configFile, string key)
+    internal static string? Source(IConfiguration root, string? configFile, string key)
     {
         if (root is not IConfigurationRoot r) return null;
         foreach (var provider in r.Providers.Reverse())

@@ -1,12 +1,15 @@
 namespace Milter.Configuration;
 
 /// <summary>The whole configuration, as bound from JSON, environment (MILTER_ prefix, __ between levels) and the command line.
-/// Collections are null when not configured; <see cref="ConfigLoader"/> fills in the defaults after binding
-/// (the configuration binder merges arrays by index, which is never what a postmaster means).</summary>
+/// The property initialisers here are THE defaults (the daemon without a config file runs on them); the two that depend
+/// on the machine are computed: <see cref="AuthservId"/> (<see cref="ConfigLoader.ApplyDefaults"/>) and
+/// <see cref="ReportsSection.DataDirectory"/> (<see cref="Reporting.Aggregate.ReportDataDirectory"/>). A list that the
+/// configuration sets replaces the default list (<see cref="ConfigLoader"/>; the binder would append to it).
+/// Values are checked by <see cref="MilterOptionsValidator"/>.</summary>
 public sealed class MilterOptions
 {
-    public string[]? Listen { get; set; }
-    /// <summary>The authserv-id of our Authentication-Results headers (RFC 8601 2.5); defaults to the host name.</summary>
+    public string[]? Listen { get; set; } = ["inet:8891@127.0.0.1"];
+    /// <summary>The authserv-id of our Authentication-Results headers (RFC 8601 2.5); empty or unset: the host name.</summary>
     public string? AuthservId { get; set; }
     public DnsSection Dns { get; set; } = new();
     public SigningSection Signing { get; set; } = new();
@@ -22,7 +25,8 @@ public sealed class MilterOptions
 
 public sealed class DnsSection
 {
-    public string[]? Servers { get; set; }
+    /// <summary>Resolvers as HOST[:PORT]; empty: the system's.</summary>
+    public string[]? Servers { get; set; } = [];
     public int TimeoutMs { get; set; } = 2000;
 }
 
@@ -37,12 +41,13 @@ public sealed class SigningKeyOptions
 
 public sealed class SigningSection
 {
-    public SigningKeyOptions[]? Keys { get; set; }
-    public string[]? InternalHosts { get; set; }
+    public SigningKeyOptions[]? Keys { get; set; } = [];
+    public string[]? InternalHosts { get; set; } = ["127.0.0.1", "::1"];
     public bool SignAuthenticated { get; set; } = true;
     public string Canonicalization { get; set; } = "relaxed/relaxed";
+    /// <summary>Header fields to sign; null: the signer's own list.</summary>
     public string[]? SignHeaders { get; set; }
-    public string[]? OversignHeaders { get; set; }
+    public string[]? OversignHeaders { get; set; } = ["From"];
     public bool SubDomains { get; set; }
     /// <summary>Accept private key files readable by group or others (container volumes often need it).</summary>
     public bool AllowGroupReadableKeys { get; set; }
@@ -98,8 +103,14 @@ public sealed class ReportLogSection
 
 public sealed class ReportsSection
 {
-    /// <summary>Where the DMARC evaluations for aggregate reports are stored (dmarc-reports.sqlite); empty turns the store off.</summary>
-    public string? DataDirectory { get; set; } = "/var/lib/milter";
+    /// <summary>Where the DMARC evaluations for aggregate reports are stored (dmarc-reports.sqlite); empty turns the store off.
+    /// Unset: /var/lib/milter, or for a user who cannot write there, $XDG_STATE_HOME/milter (~/.local/state/milter), see
+    /// <see cref="Reporting.Aggregate.ReportDataDirectory"/>.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>When the data directory cannot be written: false (the default) stops start-up with one line; true runs
+    /// without the DMARC report store, with one warning line.</summary>
+    public bool Optional { get; set; }
 }
 
 public sealed class ServerSection

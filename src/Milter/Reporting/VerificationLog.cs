@@ -1,33 +1,27 @@
 using System.Buffers;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace Milter.Reporting;
 
 /// <summary>
 /// The verification log: one JSON line per message appended to <see cref="VerificationLogOptions.Path"/>.
-/// <see cref="TryWrite"/> never blocks and never throws: records go into a bounded channel that one
-/// background task drains in batches (write, then flush). A full channel drops the record (counted, with
-/// a rate-limited warning); a file that cannot be opened or written is a rate-limited error line, the
-/// batch is lost, and the file is opened again after <see cref="VerificationLogOptions.RetryInterval"/>.
-/// The mail itself is never affected.
+/// <see cref="TryWrite"/> never blocks and never throws: records go to a <see cref="BackgroundBatchWriter{T}"/> that
+/// writes them in batches (write, then flush). A full queue drops the record (counted, with a rate-limited warning); a
+/// file that cannot be opened or written is a rate-limited error line, the batch is lost, and the file is opened again
+/// after <see cref="VerificationLogOptions.RetryInterval"/>. The mail itself is never affected.
 /// </summary>
 public sealed class VerificationLog : IAsyncDisposable
 {
+    private const string Name = "Verification log";
     private readonly VerificationLogOptions _options;
-    private readonly ILogger<VerificationLog> _logger;
-    private readonly TimeProvider _time;
-    private readonly Channel<VerificationRecord>? _channel;
-    private readonly Task _writer = Task.CompletedTask;
+    private readonly BackgroundBatchWriter<VerificationRecord>? _writer;
     private readonly RateLimitedLog _errors;
-    private readonly RateLimitedLog _drops;
+    private readonly RetryDelay _retry;
     private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
     private FileStream? _file;
-    private long _retryAt = long.MinValue;
     private volatile bool _reopen;
     private long _written;
-    private long _dropped;
     private long _lost;
 
     public VerificationLog(VerificationLogOptions options, ILogger<VerificationLog> logger, TimeProvider time)
@@ -35,33 +29,24 @@ public sealed class VerificationLog : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         ArgumentNullException.ThrowIfNull(time);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatch, 1);
         _options = options;
-        _logger = logger;
-        _time = time;
         _errors = new RateLimitedLog(logger, time, options.ErrorLogInterval);
-        _drops = new RateLimitedLog(logger, time, options.ErrorLogInterval);
+        _retry = new RetryDelay(time, options.RetryInterval);
         if (string.IsNullOrEmpty(options.Path))
             return;
-
-        _channel = Channel.CreateBounded<VerificationRecord>(new BoundedChannelOptions(options.Capacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait, // with TryWrite: refuse at once when full
-            SingleReader = true,
-            SingleWriter = false,
-        });
-        _writer = Task.Run(WriteLoopAsync);
+        _writer = new BackgroundBatchWriter<VerificationRecord>(Name, "record",
+            new BackgroundWriterLimits(options.Capacity, options.MaxBatch, options.ErrorLogInterval, options.DisposeTimeout),
+            WriteBatch, CloseFile, logger, time);
     }
 
     /// <summary>Whether a path is configured.</summary>
-    public bool Enabled => _channel is not null;
+    public bool Enabled => _writer is not null;
 
     /// <summary>Records written and flushed to the file.</summary>
     public long WrittenCount => Interlocked.Read(ref _written);
 
     /// <summary>Records refused because the queue was full.</summary>
-    public long DroppedCount => Interlocked.Read(ref _dropped);
+    public long DroppedCount => _writer?.DroppedCount ?? 0;
 
     /// <summary>Records lost because the file could not be opened or written.</summary>
     public long LostCount => Interlocked.Read(ref _lost);
@@ -70,75 +55,13 @@ public sealed class VerificationLog : IAsyncDisposable
     /// Queues a record for the log. Never blocks, never throws; false when the log is off, closed, or
     /// its queue is full (the record is dropped and counted).
     /// </summary>
-    public bool TryWrite(VerificationRecord record)
-    {
-        if (_channel is null || record is null)
-            return false;
-        if (_channel.Writer.TryWrite(record))
-            return true;
-        if (_channel.Reader.Completion.IsCompleted || _disposed)
-            return false;
-        long dropped = Interlocked.Increment(ref _dropped);
-        _drops.Log(LogLevel.Warning, null, $"Verification log queue full ({_options.Capacity}): record dropped, {dropped} dropped so far.");
-        return false;
-    }
+    public bool TryWrite(VerificationRecord record) => _writer?.TryEnqueue(record) ?? false;
 
     /// <summary>Closes the file and opens the path again before the next batch (after log rotation).</summary>
     public void Reopen() => _reopen = true;
 
-    private volatile bool _disposed;
-
     /// <summary>Writes what is queued (waiting at most <see cref="VerificationLogOptions.DisposeTimeout"/>), then closes the file.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (_disposed)
-            return;
-        _disposed = true;
-        if (_channel is null)
-            return;
-        _channel.Writer.TryComplete();
-        try
-        {
-            await _writer.WaitAsync(_options.DisposeTimeout, _time);
-        }
-        catch (TimeoutException)
-        {
-            _logger.LogError("Verification log: queued records not written within {Timeout} on shutdown.", _options.DisposeTimeout);
-        }
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var reader = _channel!.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync())
-            {
-                int count = 0;
-                _buffer.ResetWrittenCount();
-                using (var json = new Utf8JsonWriter(_buffer))
-                {
-                    while (count < _options.MaxBatch && reader.TryRead(out var record))
-                    {
-                        if (!Serialize(json, record))
-                            continue;
-                        count++;
-                    }
-                }
-                if (count > 0)
-                    WriteBatch(count);
-            }
-        }
-        catch (Exception e)
-        {
-            // A bug, not an I/O condition: say so; from here on the queue fills and TryWrite drops (counted).
-            _logger.LogError(e, "Verification log writer stopped.");
-        }
-        finally
-        {
-            CloseFile();
-        }
-    }
+    public ValueTask DisposeAsync() => _writer?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     /// <summary>The record as the one JSON line the log file gets (for the console log at debug level).</summary>
     public static string ToJson(VerificationRecord record)
@@ -151,6 +74,22 @@ public sealed class VerificationLog : IAsyncDisposable
         {
             return "{\"error\":\"" + e.GetType().Name + "\"}";
         }
+    }
+
+    private void WriteBatch(IReadOnlyList<VerificationRecord> records)
+    {
+        int count = 0;
+        _buffer.ResetWrittenCount();
+        using (var json = new Utf8JsonWriter(_buffer))
+        {
+            foreach (var record in records)
+            {
+                if (Serialize(json, record))
+                    count++;
+            }
+        }
+        if (count > 0)
+            WriteLines(count);
     }
 
     private bool Serialize(Utf8JsonWriter json, VerificationRecord record)
@@ -172,13 +111,13 @@ public sealed class VerificationLog : IAsyncDisposable
         }
     }
 
-    private void WriteBatch(int count)
+    private void WriteLines(int count)
     {
         if (_reopen)
         {
             _reopen = false;
             CloseFile();
-            _retryAt = long.MinValue;
+            _retry.Succeeded();
         }
         if (_file is null && !TryOpen())
         {
@@ -196,24 +135,24 @@ public sealed class VerificationLog : IAsyncDisposable
             Interlocked.Add(ref _lost, count);
             _errors.Log(LogLevel.Error, e, $"Verification log: cannot write {_options.Path}: {e.Message}; {count} record(s) lost, retrying in {_options.RetryInterval}.");
             CloseFile();
-            _retryAt = _time.GetTimestamp();
+            _retry.Failed();
         }
     }
 
     private bool TryOpen()
     {
-        if (_retryAt != long.MinValue && _time.GetElapsedTime(_retryAt) < _options.RetryInterval)
+        if (!_retry.Due)
             return false;
         try
         {
             _file = new FileStream(_options.Path!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-            _retryAt = long.MinValue;
+            _retry.Succeeded();
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException or System.Security.SecurityException)
         {
             _errors.Log(LogLevel.Error, e, $"Verification log: cannot open {_options.Path}: {e.Message}; records are lost until it opens (retry every {_options.RetryInterval}).");
-            _retryAt = _time.GetTimestamp();
+            _retry.Failed();
             return false;
         }
     }

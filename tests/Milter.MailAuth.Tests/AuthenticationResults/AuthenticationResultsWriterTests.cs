@@ -262,6 +262,16 @@ public class AuthenticationResultsWriterTests
         Assert.Contains("authserv-id", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AuthservId_IsAtMost255Characters_OneRuleForTheWriterAndTheConfig()
+    {
+        Assert.True(AuthenticationResultsWriter.IsValidAuthservId(new string('a', 255)));
+        Assert.False(AuthenticationResultsWriter.IsValidAuthservId(new string('a', 256)));
+        Assert.False(AuthenticationResultsWriter.IsValidAuthservId(null));
+        Assert.False(AuthenticationResultsWriter.IsValidAuthservId("mx@example.net"));
+        Assert.Throws<ArgumentException>(() => AuthenticationResultsWriter.Format(new string('a', 256), []));
+    }
+
     [Theory]
     [InlineData("dk im", "pass")]
     [InlineData("dkim", "")]

@@ -67,50 +67,56 @@ internal sealed class DmarcReportDatabase : IDisposable
         tx.Commit();
     }
 
-    private const string Schema = """
+    /// <summary>A column of the evaluations table: its name, its SQL type and the value a record stores in it.</summary>
+    private sealed record Column(string Name, string SqlType, Func<DmarcEvaluationRecord, object?> Value);
+
+    /// <summary>THE list of columns: the table, the insert and the select are made from it, and <see cref="Read"/> reads
+    /// each column by its name. Adding a column is one entry here and one read in <see cref="Read"/> (and, for a file
+    /// that exists, a schema version with its ALTER TABLE).</summary>
+    private static readonly Column[] Columns =
+    [
+        new("time_ms", "INTEGER NOT NULL", r => r.Time.ToUnixTimeMilliseconds()),
+        new("source_ip", "TEXT NOT NULL", r => r.SourceIp),
+        new("header_from", "TEXT NOT NULL", r => r.HeaderFrom),
+        new("envelope_from", "TEXT NOT NULL", r => r.EnvelopeFrom),
+        new("envelope_to", "TEXT", r => r.EnvelopeTo),
+        new("policy_domain", "TEXT NOT NULL", r => r.Policy.Domain),
+        new("discovery_method", "TEXT NOT NULL", r => r.Policy.DiscoveryMethod),
+        new("p", "TEXT NOT NULL", r => r.Policy.P),
+        new("sp", "TEXT", r => r.Policy.Sp),
+        new("np", "TEXT", r => r.Policy.Np),
+        new("adkim", "TEXT NOT NULL", r => r.Policy.Adkim),
+        new("aspf", "TEXT NOT NULL", r => r.Policy.Aspf),
+        new("testing", "INTEGER NOT NULL", r => r.Policy.Testing ? 1 : 0),
+        new("fo", "TEXT NOT NULL", r => r.Policy.Fo),
+        new("pct", "INTEGER", r => r.Policy.Pct),
+        new("rua", "TEXT NOT NULL", r => Json(r.Policy.Rua.ToList())),
+        new("result", "TEXT NOT NULL", r => r.Result),
+        new("disposition", "TEXT NOT NULL", r => r.Disposition),
+        new("dkim_aligned", "INTEGER NOT NULL", r => r.DkimAligned ? 1 : 0),
+        new("spf_aligned", "INTEGER NOT NULL", r => r.SpfAligned ? 1 : 0),
+        new("reasons", "TEXT NOT NULL", r => Json(r.Reasons.ToList())),
+        new("dkim", "TEXT NOT NULL", r => Json(r.Dkim.ToList())),
+        new("spf_domain", "TEXT", r => r.Spf?.Domain),
+        new("spf_scope", "TEXT", r => r.Spf?.Scope),
+        new("spf_result", "TEXT", r => r.Spf?.Result),
+        new("spf_human", "TEXT", r => r.Spf?.HumanResult),
+    ];
+
+    private static readonly string ColumnList = string.Join(", ", Columns.Select(c => c.Name));
+
+    private static readonly string Schema = $"""
         CREATE TABLE IF NOT EXISTS evaluations (
             id INTEGER PRIMARY KEY,
-            time_ms INTEGER NOT NULL,
-            source_ip TEXT NOT NULL,
-            header_from TEXT NOT NULL,
-            envelope_from TEXT NOT NULL,
-            envelope_to TEXT,
-            policy_domain TEXT NOT NULL,
-            discovery_method TEXT NOT NULL,
-            p TEXT NOT NULL,
-            sp TEXT,
-            np TEXT,
-            adkim TEXT NOT NULL,
-            aspf TEXT NOT NULL,
-            testing INTEGER NOT NULL,
-            fo TEXT NOT NULL,
-            pct INTEGER,
-            rua TEXT NOT NULL,
-            result TEXT NOT NULL,
-            disposition TEXT NOT NULL,
-            dkim_aligned INTEGER NOT NULL,
-            spf_aligned INTEGER NOT NULL,
-            reasons TEXT NOT NULL,
-            dkim TEXT NOT NULL,
-            spf_domain TEXT,
-            spf_scope TEXT,
-            spf_result TEXT,
-            spf_human TEXT
+            {string.Join(",\n    ", Columns.Select(c => $"{c.Name} {c.SqlType}"))}
         );
         CREATE INDEX IF NOT EXISTS evaluations_time ON evaluations (time_ms);
         CREATE INDEX IF NOT EXISTS evaluations_header_from ON evaluations (header_from);
         CREATE INDEX IF NOT EXISTS evaluations_policy_domain_time ON evaluations (policy_domain, time_ms);
         """;
 
-    private static readonly string[] Columns =
-    [
-        "time_ms", "source_ip", "header_from", "envelope_from", "envelope_to", "policy_domain", "discovery_method", "p", "sp",
-        "np", "adkim", "aspf", "testing", "fo", "pct", "rua", "result", "disposition", "dkim_aligned", "spf_aligned", "reasons",
-        "dkim", "spf_domain", "spf_scope", "spf_result", "spf_human",
-    ];
-
     private static readonly string InsertSql =
-        $"INSERT INTO evaluations ({string.Join(", ", Columns)}) VALUES ({string.Join(", ", Columns.Select(c => "$" + c))});";
+        $"INSERT INTO evaluations ({ColumnList}) VALUES ({string.Join(", ", Columns.Select(c => "$" + c.Name))});";
 
     /// <summary>Inserts the records in one transaction.</summary>
     public void Insert(IReadOnlyList<DmarcEvaluationRecord> records)
@@ -119,20 +125,12 @@ internal sealed class DmarcReportDatabase : IDisposable
         using var command = _connection.CreateCommand();
         command.Transaction = tx;
         command.CommandText = InsertSql;
-        var parameters = Columns.Select(c => command.Parameters.Add(new SqliteParameter("$" + c, null))).ToArray();
+        var parameters = Columns.Select(c => command.Parameters.Add(new SqliteParameter("$" + c.Name, null))).ToArray();
         command.Prepare();
         foreach (var r in records)
         {
-            var p = r.Policy;
-            object?[] values =
-            [
-                r.Time.ToUnixTimeMilliseconds(), r.SourceIp, r.HeaderFrom, r.EnvelopeFrom, r.EnvelopeTo, p.Domain, p.DiscoveryMethod, p.P,
-                p.Sp, p.Np, p.Adkim, p.Aspf, p.Testing ? 1 : 0, p.Fo, p.Pct, Json(p.Rua.ToList()), r.Result, r.Disposition,
-                r.DkimAligned ? 1 : 0, r.SpfAligned ? 1 : 0, Json(r.Reasons.ToList()), Json(r.Dkim.ToList()), r.Spf?.Domain, r.Spf?.Scope,
-                r.Spf?.Result, r.Spf?.HumanResult,
-            ];
             for (int i = 0; i < Columns.Length; i++)
-                parameters[i].Value = values[i] ?? DBNull.Value;
+                parameters[i].Value = Columns[i].Value(r) ?? DBNull.Value;
             command.ExecuteNonQuery();
         }
         tx.Commit();
@@ -142,38 +140,55 @@ internal sealed class DmarcReportDatabase : IDisposable
     public IEnumerable<DmarcEvaluationRecord> Query(DateTimeOffset from, DateTimeOffset to)
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT {string.Join(", ", Columns)} FROM evaluations WHERE time_ms >= $from AND time_ms < $to ORDER BY time_ms, id;";
+        command.CommandText = $"SELECT {ColumnList} FROM evaluations WHERE time_ms >= $from AND time_ms < $to ORDER BY time_ms, id;";
         command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
         using var reader = command.ExecuteReader();
+        var row = new Row(reader);
         while (reader.Read())
-            yield return Read(reader);
+            yield return Read(row);
     }
 
     /// <summary>Number of stored evaluations.</summary>
     public long Count() => (long)Scalar("SELECT COUNT(*) FROM evaluations;")!;
 
-    private static DmarcEvaluationRecord Read(SqliteDataReader r)
+    /// <summary>The current row's columns by name.</summary>
+    private sealed class Row(SqliteDataReader reader)
     {
-        string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
-        var policy = new DmarcPublishedPolicy(r.GetString(5), r.GetString(6), r.GetString(7), S(8), S(9), r.GetString(10), r.GetString(11),
-            r.GetInt64(12) != 0, r.GetString(13), r.IsDBNull(14) ? null : r.GetInt32(14),
-            JsonSerializer.Deserialize(r.GetString(15), DmarcReportJsonContext.Default.ListString) ?? []);
+        private readonly Dictionary<string, int> _ordinals =
+            Enumerable.Range(0, reader.FieldCount).ToDictionary(reader.GetName, i => i, StringComparer.Ordinal);
+
+        private int At(string column) => _ordinals[column];
+
+        public string Text(string column) => reader.GetString(At(column));
+        public string? TextOrNull(string column) => reader.IsDBNull(At(column)) ? null : reader.GetString(At(column));
+        public long Integer(string column) => reader.GetInt64(At(column));
+        public int? IntegerOrNull(string column) => reader.IsDBNull(At(column)) ? null : reader.GetInt32(At(column));
+        public bool Flag(string column) => Integer(column) != 0;
+    }
+
+    private static DmarcEvaluationRecord Read(Row r)
+    {
+        var policy = new DmarcPublishedPolicy(r.Text("policy_domain"), r.Text("discovery_method"), r.Text("p"), r.TextOrNull("sp"),
+            r.TextOrNull("np"), r.Text("adkim"), r.Text("aspf"), r.Flag("testing"), r.Text("fo"), r.IntegerOrNull("pct"),
+            JsonSerializer.Deserialize(r.Text("rua"), DmarcReportJsonContext.Default.ListString) ?? []);
         return new DmarcEvaluationRecord
         {
-            Time = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)),
-            SourceIp = r.GetString(1),
-            HeaderFrom = r.GetString(2),
-            EnvelopeFrom = r.GetString(3),
-            EnvelopeTo = S(4),
+            Time = DateTimeOffset.FromUnixTimeMilliseconds(r.Integer("time_ms")),
+            SourceIp = r.Text("source_ip"),
+            HeaderFrom = r.Text("header_from"),
+            EnvelopeFrom = r.Text("envelope_from"),
+            EnvelopeTo = r.TextOrNull("envelope_to"),
             Policy = policy,
-            Result = r.GetString(16),
-            Disposition = r.GetString(17),
-            DkimAligned = r.GetInt64(18) != 0,
-            SpfAligned = r.GetInt64(19) != 0,
-            Reasons = JsonSerializer.Deserialize(r.GetString(20), DmarcReportJsonContext.Default.ListDmarcPolicyReason) ?? [],
-            Dkim = JsonSerializer.Deserialize(r.GetString(21), DmarcReportJsonContext.Default.ListDmarcDkimAuth) ?? [],
-            Spf = S(22) is { } domain ? new DmarcSpfAuth(domain, S(23) ?? "mfrom", S(24) ?? "none", S(25)) : null,
+            Result = r.Text("result"),
+            Disposition = r.Text("disposition"),
+            DkimAligned = r.Flag("dkim_aligned"),
+            SpfAligned = r.Flag("spf_aligned"),
+            Reasons = JsonSerializer.Deserialize(r.Text("reasons"), DmarcReportJsonContext.Default.ListDmarcPolicyReason) ?? [],
+            Dkim = JsonSerializer.Deserialize(r.Text("dkim"), DmarcReportJsonContext.Default.ListDmarcDkimAuth) ?? [],
+            Spf = r.TextOrNull("spf_domain") is { } domain
+                ? new DmarcSpfAuth(domain, r.TextOrNull("spf_scope") ?? "mfrom", r.TextOrNull("spf_result") ?? "none", r.TextOrNull("spf_human"))
+                : null,
         };
     }
 

@@ -1,0 +1,122 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Dns;
+using Milter.Protocol.Server;
+
+namespace Milter.Configuration;
+
+/// <summary>
+/// The rules a bound <see cref="MilterOptions"/> must meet (the Options validation pattern). Where an engine has a rule
+/// for a value, this calls the engine's own check (authserv-id: the A-R writer's; socket specs: ListenSpec's; resolver
+/// addresses: the resolver's), so a value accepted here is never refused later, message by message.
+/// Each failure is one line, <c>config: KEY = "VALUE" (from SOURCE): PROBLEM</c>.
+/// </summary>
+public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
+{
+    private readonly Func<string, string?> _sourceOf;
+
+    /// <param name="sourceOf">Where the value of a key came from (file, MILTER_ variable, command line), or null when unknown.</param>
+    public MilterOptionsValidator(Func<string, string?>? sourceOf = null) => _sourceOf = sourceOf ?? (_ => null);
+
+    public ValidateOptionsResult Validate(string? name, MilterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = Problems(options).Select(p => ConfigException.Format(p.Key, p.Value, p.Text, _sourceOf(p.Key))).ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The first failure as the exception start-up and reload report, or null when the options are valid.</summary>
+    public ConfigException? FirstProblem(MilterOptions options)
+        => Problems(options).FirstOrDefault() is { } p ? new ConfigException(p.Key, p.Value, p.Text, _sourceOf(p.Key)) : null;
+
+    private sealed record Problem(string Key, string? Value, string Text);
+
+    private static IEnumerable<Problem> Problems(MilterOptions o)
+    {
+        if (o.Listen is null || o.Listen.Length == 0)
+            yield return new("Listen", "", "at least one socket spec is needed, e.g. inet:8891@127.0.0.1 or unix:/run/milter/milter.sock");
+        for (var i = 0; i < (o.Listen?.Length ?? 0); i++)
+        {
+            if (!ListenSpec.TryParse(o.Listen![i], out _, out var error))
+                yield return new($"Listen:{i}", o.Listen[i], error ?? "not a socket spec");
+        }
+        if (!AuthenticationResultsWriter.IsValidAuthservId(o.AuthservId))
+            yield return new("AuthservId", o.AuthservId, AuthenticationResultsWriter.AuthservIdRule);
+
+        var servers = o.Dns.Servers ?? [];
+        for (var i = 0; i < servers.Length; i++)
+        {
+            // One parser for resolver addresses: the one the resolver itself uses.
+            if (!DnsResolverOptions.TryParseServer(servers[i], out _, out _))
+                yield return new($"Dns:Servers:{i}", servers[i], "expected HOST[:PORT] with HOST an IP address, e.g. 127.0.0.1:53 or [::1]:53");
+        }
+        if (Range("Dns:TimeoutMs", o.Dns.TimeoutMs, 100, 60_000) is { } dnsTimeout) yield return dnsTimeout;
+
+        foreach (var p in SigningProblems(o.Signing)) yield return p;
+
+        if (Range("Spf:TimeoutMs", o.Spf.TimeoutMs, 100, 120_000) is { } spfTimeout) yield return spfTimeout;
+        if (o.Dmarc.Mode is not ("rfc9989" or "rfc7489"))
+            yield return new("Dmarc:Mode", o.Dmarc.Mode, "use rfc9989 (DNS tree walk) or rfc7489 (Public Suffix List)");
+        if (!string.IsNullOrEmpty(o.Dmarc.PublicSuffixListPath) && !File.Exists(o.Dmarc.PublicSuffixListPath))
+            yield return new("Dmarc:PublicSuffixListPath", o.Dmarc.PublicSuffixListPath, "file does not exist");
+        if (Range("Verification:MinimumKeyBits", o.Verification.MinimumKeyBits, 512, 8192) is { } bits) yield return bits;
+        if (Range("Verification:MaxSignatures", o.Verification.MaxSignatures, 1, 50) is { } maxSignatures) yield return maxSignatures;
+        if (o.Verification.HeaderLimitAction is not (VerificationSection.HeaderLimitReject or VerificationSection.HeaderLimitTempfail))
+            yield return new("Verification:HeaderLimitAction", o.Verification.HeaderLimitAction, "use reject (552 5.3.4) or tempfail (452 4.3.4)");
+
+        foreach (var p in ServerProblems(o.Server)) yield return p;
+        if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(o.LogLevel, ignoreCase: true, out _))
+            yield return new("LogLevel", o.LogLevel, "use Trace, Debug, Information, Warning or Error");
+    }
+
+    private static IEnumerable<Problem> SigningProblems(SigningSection s)
+    {
+        var keys = s.Keys ?? [];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var k = keys[i];
+            if (string.IsNullOrWhiteSpace(k.Domain)) yield return new($"Signing:Keys:{i}:Domain", k.Domain, "a signing domain is required");
+            if (string.IsNullOrWhiteSpace(k.Selector)) yield return new($"Signing:Keys:{i}:Selector", k.Selector, "a selector is required");
+            if (string.IsNullOrWhiteSpace(k.KeyFile)) yield return new($"Signing:Keys:{i}:KeyFile", k.KeyFile, "a private key file is required");
+            if (k.Algorithm is not (null or "" or "rsa-sha256" or "ed25519-sha256"))
+                yield return new($"Signing:Keys:{i}:Algorithm", k.Algorithm, "use rsa-sha256 or ed25519-sha256");
+        }
+        var hosts = s.InternalHosts ?? [];
+        for (var i = 0; i < hosts.Length; i++)
+        {
+            if (!NetworkList.TryParseNetwork(hosts[i], out _))
+                yield return new($"Signing:InternalHosts:{i}", hosts[i], "expected an IP address or CIDR network, e.g. 10.0.0.0/8 or 2001:db8::/32");
+        }
+        // The signer's own parser (KeyStore hands it the same text): header[/body], simple or relaxed.
+        if (s.Canonicalization is null || !DkimCanonicalizationNames.TryParsePair(s.Canonicalization, out _, out _))
+            yield return new("Signing:Canonicalization", s.Canonicalization, "use relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple");
+        if (Range("Signing:SignatureLifetimeSeconds", s.SignatureLifetimeSeconds, 0, 365 * 86400) is { } lifetime) yield return lifetime;
+    }
+
+    private static IEnumerable<Problem> ServerProblems(ServerSection s)
+    {
+        Problem?[] ranges =
+        [
+            Range("Server:MaxFrameBytes", s.MaxFrameBytes, 65_536 + 16, 64 * 1024 * 1024),
+            Range("Server:IdleTimeoutSeconds", s.IdleTimeoutSeconds, 1, 86_400),
+            Range("Server:FrameTimeoutSeconds", s.FrameTimeoutSeconds, 1, 3_600),
+            // A frame of MaxFrameBytes must fit in the budget, or it could never be read.
+            Range("Server:MaxBufferedBytes", s.MaxBufferedBytes, s.MaxFrameBytes, int.MaxValue),
+            Range("Server:HandlerTimeoutSeconds", s.HandlerTimeoutSeconds, 1, 3_600),
+            Range("Server:ProgressIntervalSeconds", s.ProgressIntervalSeconds, 1, 3_600),
+            Range("Server:MaxConnections", s.MaxConnections, 1, 100_000),
+            Range("Server:DrainTimeoutSeconds", s.DrainTimeoutSeconds, 0, 3_600),
+        ];
+        foreach (var p in ranges)
+        {
+            if (p is { } problem) yield return problem;
+        }
+        if (!ConfigLoader.TryParseMode(s.UnixSocketMode, out _))
+            yield return new("Server:UnixSocketMode", s.UnixSocketMode, "expected an octal file mode such as 0660");
+    }
+
+    private static Problem? Range(string key, int value, int min, int max)
+        => value < min || value > max ? new(key, value.ToString(CultureInfo.InvariantCulture), $"must be between {min} and {max}") : null;
+}
