@@ -1,5 +1,6 @@
 using System.Net;
 using Milter.MailAuth.Dns;
+using Milter.MailAuth.Message;
 
 namespace Milter.MailAuth.Spf;
 
@@ -37,7 +38,7 @@ public sealed class SpfChecker
     /// postmaster@<paramref name="helo"/>; an empty local-part becomes "postmaster" (4.3).</summary>
     public Task<SpfResult> CheckMailFromAsync(IPAddress ip, string mailFrom, string helo, CancellationToken ct)
     {
-        var envelope = StripBrackets(mailFrom);
+        var envelope = ReversePath.Address(mailFrom);
         var (local, domain) = SplitSender(envelope, helo);
         return RunAsync(ip, domain, local, domain, helo, SpfIdentity.MailFrom, envelope, ct);
     }
@@ -48,14 +49,6 @@ public sealed class SpfChecker
     {
         helo = helo.Trim();
         return RunAsync(ip, helo, "postmaster", helo, helo, SpfIdentity.Helo, null, ct);
-    }
-
-    private static string StripBrackets(string mailFrom)
-    {
-        var s = mailFrom.Trim();
-        if (s.Length >= 2 && s[0] == '<' && s[^1] == '>')
-            s = s[1..^1].Trim();
-        return s;
     }
 
     /// <summary>Splits at the last '@'. Empty sender = postmaster@helo; empty local-part = postmaster;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using Milter.Configuration;
 using Milter.MailAuth.AuthenticationResults;
-using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Inbound;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Spf;
 using Milter.Shared;
@@ -11,7 +11,7 @@ namespace Milter.Commands;
 
 /// <summary>`milter check --client-ip IP --helo NAME --mail-from ADDR [--authserv-id ID] [--json]`: the daemon's
 /// inbound evaluation (SPF, DKIM, DMARC) of the message on stdin (bare LF becomes CRLF), and the
-/// Authentication-Results header the daemon would add. Exit codes: see <see cref="InboundOutcome.ExitCode"/>.</summary>
+/// Authentication-Results header the daemon would add. Exit codes: see <see cref="CheckExitCode"/>.</summary>
 public static class CheckCommand
 {
     /// <summary>Bounds the whole evaluation; each engine has its own, shorter limits as well.</summary>
@@ -41,20 +41,13 @@ public static class CheckCommand
         {
             throw new UsageException("check: --authserv-id: " + e.Message);
         }
-        var evaluation = new InboundEvaluation(CliDns.CreateResolver(options), new InboundEvaluationOptions
-        {
-            Spf = options.ToSpfOptions() with { ReceiverName = authservId },
-            Dkim = options.ToDkimVerifierOptions(),
-            Dmarc = options.ToDmarcOptions(),
-        });
-
         var message = await CliStdin.ReadRequiredMessageAsync("check");
-        InboundOutcome outcome;
+        InboundResult outcome;
         using (var cts = new CancellationTokenSource(OverallTimeout))
         {
             try
             {
-                outcome = await evaluation.EvaluateAsync(message, ip, helo, mailFrom, cts.Token);
+                outcome = await EvaluateAsync(options, authservId, new SmtpEnvelope(ip, helo, mailFrom), message, cts.Token);
             }
             catch (OperationCanceledException)
             {
@@ -63,18 +56,32 @@ public static class CheckCommand
             }
         }
 
-        var header = AuthenticationResultsWriter.HeaderName + ":" + AuthenticationResultsWriter.Format(authservId, outcome.AuthResults(),
+        var header = AuthenticationResultsWriter.HeaderName + ":" + outcome.FormatAuthenticationResults(
             json ? AuthenticationResultsWriter.MaxFoldWidth : 78);
         Console.Out.Write(json ? ToJson(outcome, header) + "\n" : ToText(outcome, header));
-        return outcome.ExitCode;
+        return CheckExitCode.Of(outcome);
     }
 
-    private static string ToText(InboundOutcome o, string header)
+    /// <summary>The evaluation itself: the daemon's own pipeline and settings (Spf:Enabled and Dmarc:Enabled included),
+    /// fed the message (CRLF line ends) as a stream.</summary>
+    internal static async Task<InboundResult> EvaluateAsync(MilterOptions options, string authservId, SmtpEnvelope envelope,
+        byte[] message, CancellationToken ct)
+    {
+        var pipeline = new InboundPipeline(CliDns.CreateResolver(options), options.ToInboundPipelineOptions(authservId), TimeProvider.System);
+        using var stream = new MemoryStream(message, writable: false);
+        return await pipeline.EvaluateAsync(envelope, stream, ct);
+    }
+
+    private static string ToText(InboundResult o, string header)
     {
         var sb = new StringBuilder();
-        sb.Append("spf=").Append(o.Spf.Keyword).Append(" smtp.mailfrom=").Append(o.Spf.Sender).Append(" domain=").Append(o.Spf.Domain).Append('\n');
-        Detail(sb, "reason", o.Spf.Reason);
-        Detail(sb, "explanation", o.Spf.Explanation);
+        if (o.Spf is null) sb.Append("spf: not checked (Spf:Enabled is false)\n");
+        else
+        {
+            sb.Append("spf=").Append(o.Spf.Keyword).Append(" smtp.mailfrom=").Append(o.Spf.Sender).Append(" domain=").Append(o.Spf.Domain).Append('\n');
+            Detail(sb, "reason", o.Spf.Reason);
+            Detail(sb, "explanation", o.Spf.Explanation);
+        }
         if (o.Dkim.Count == 0) sb.Append("dkim=none (the message has no DKIM-Signature)\n");
         foreach (var d in o.Dkim)
         {
@@ -82,7 +89,12 @@ public static class CheckCommand
               .Append(" a=").Append(Or(d.Algorithm)).Append('\n');
             Detail(sb, "reason", d.Reason);
         }
-        var m = o.Dmarc;
+        if (o.Dmarc is not { } m)
+        {
+            sb.Append("dmarc: not checked (Dmarc:Enabled is false)\n");
+            sb.Append(header.Replace("\r\n", "\n", StringComparison.Ordinal)).Append('\n');
+            return sb.ToString();
+        }
         sb.Append("dmarc=").Append(m.ResultKeyword).Append(" header.from=").Append(Or(m.AuthorDomain));
         if (m.Policy is { } policy)
             sb.Append(" policy=").Append(m.PolicyTag).Append('=').Append(policy.ToKeyword())
@@ -101,18 +113,26 @@ public static class CheckCommand
     private static string Or(string value) => value.Length == 0 ? "-" : value;
 
     /// <summary>The PRODUCT.md object: "dkim", "spf", "dmarc" and "authenticationResults" ("arc" once ARC lands).</summary>
-    private static string ToJson(InboundOutcome o, string header) => CliJson.Object(w =>
+    private static string ToJson(InboundResult o, string header) => CliJson.Object(w =>
     {
         CliJson.WriteDkim(w, o.Dkim);
-        w.WriteStartObject("spf");
-        CliJson.WriteSpfMembers(w, o.Spf);
-        w.WriteEndObject();
-        w.WriteStartObject("dmarc");
-        w.WriteString("result", o.Dmarc.ResultKeyword);
-        w.WriteString("domain", o.Dmarc.AuthorDomain.Length > 0 ? o.Dmarc.AuthorDomain : null);
-        w.WriteString("policy", o.Dmarc.Policy?.ToKeyword());
-        w.WriteString("disposition", o.Dmarc.Disposition.ToKeyword());
-        w.WriteEndObject();
+        if (o.Spf is null) w.WriteNull("spf");
+        else
+        {
+            w.WriteStartObject("spf");
+            CliJson.WriteSpfMembers(w, o.Spf);
+            w.WriteEndObject();
+        }
+        if (o.Dmarc is not { } dmarc) w.WriteNull("dmarc");
+        else
+        {
+            w.WriteStartObject("dmarc");
+            w.WriteString("result", dmarc.ResultKeyword);
+            w.WriteString("domain", dmarc.AuthorDomain.Length > 0 ? dmarc.AuthorDomain : null);
+            w.WriteString("policy", dmarc.Policy?.ToKeyword());
+            w.WriteString("disposition", dmarc.Disposition.ToKeyword());
+            w.WriteEndObject();
+        }
         w.WriteString("authenticationResults", header);
     });
 }

@@ -45,7 +45,7 @@ public static class VerifyCommand
             }
         }
 
-        var clauses = DkimAuthResults.ToClauses(results);
+        var clauses = Milter.MailAuth.Inbound.InboundClauses.Dkim(results);
         var header = AuthenticationResultsWriter.HeaderName + ":" + AuthenticationResultsWriter.Format(authservId, clauses,
             json ? AuthenticationResultsWriter.MaxFoldWidth : 78);
         Console.Out.Write(json ? ToJson(results, header) + "\n" : ToText(results, header));

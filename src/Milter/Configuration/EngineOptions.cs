@@ -1,6 +1,7 @@
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
+using Milter.MailAuth.Inbound;
 using Milter.MailAuth.Spf;
 
 namespace Milter.Configuration;
@@ -31,4 +32,18 @@ public static class EngineOptions
         Mode = o.Dmarc.Mode == "rfc7489" ? DmarcMode.Rfc7489 : DmarcMode.Rfc9989,
         PublicSuffixListPath = string.IsNullOrEmpty(o.Dmarc.PublicSuffixListPath) ? null : o.Dmarc.PublicSuffixListPath,
     };
+
+    /// <summary>The inbound pipeline as the daemon runs it (SPF and DMARC off when disabled); <paramref name="authservId"/>
+    /// overrides the configured one (`check --authserv-id`).</summary>
+    public static InboundPipelineOptions ToInboundPipelineOptions(this MilterOptions o, string? authservId = null)
+    {
+        var id = authservId ?? o.AuthservId!;
+        return new InboundPipelineOptions
+        {
+            AuthservId = id,
+            Spf = o.Spf.Enabled ? o.ToSpfOptions() with { ReceiverName = id } : null,
+            Dkim = o.ToDkimVerifierOptions(),
+            Dmarc = o.Dmarc.Enabled ? o.ToDmarcOptions() : null,
+        };
+    }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dmarc;
+using Milter.MailAuth.Inbound;
 using Milter.MailAuth.Message;
 using Milter.MailAuth.Spf;
 using Milter.Protocol;
@@ -18,7 +19,7 @@ namespace Milter.Filter;
 /// every message gets one Authentication-Results header at the top, and forged ones carrying our
 /// authserv-id are removed. Internal failure means TEMPFAIL, never unsigned mail let through silently.
 /// </summary>
-internal sealed class AuthFilter : MilterHandlerBase
+internal sealed partial class AuthFilter : MilterHandlerBase
 {
     public const int MaxHeaders = 1000;
     public const long MaxHeaderBytes = 1024 * 1024;
@@ -49,9 +50,9 @@ internal sealed class AuthFilter : MilterHandlerBase
     private readonly MessageState _state = new();
     private FilterServices _services;
     private OutboundSigning? _signing;
-    private InboundChecks? _inbound;
+    private InboundMessage? _inbound;
+    private InboundResult? _result;
     private AuthorDomain? _author;
-    private string _verdict = "continue";
 
     public AuthFilter(FilterServicesHolder holder)
     {
@@ -89,12 +90,8 @@ internal sealed class AuthFilter : MilterHandlerBase
         _state.MailFrom = sender;
         _state.Fields = new UncappedFields(_services.Options.AuthservId!);
         _state.Authenticated = !string.IsNullOrEmpty(context.GetMacro("{auth_type}")) || !string.IsNullOrEmpty(context.GetMacro("{auth_authen}"));
-        if (!IsOutboundClient())
-        {
-            // Inbound: SPF starts now, so its DNS work overlaps the rest of the transaction.
-            _inbound = new InboundChecks(_services);
-            _inbound.StartSpf(_state.ClientAddress, sender, _state.Helo);
-        }
+        // Inbound: SPF starts now, so its DNS work overlaps the rest of the transaction.
+        if (!IsOutbound()) _inbound = _services.Inbound.Start(Envelope);
         return MilterResponse.ContinueTask;
     }
 
@@ -128,11 +125,11 @@ internal sealed class AuthFilter : MilterHandlerBase
         return sb.ToString().Replace("%", "%%", StringComparison.Ordinal);
     }
 
-    /// <summary>Mail from an internal host, or authenticated when SignAuthenticated is on, is outbound:
-    /// it may be signed, and is not checked (PRODUCT.md "Who is signed").</summary>
-    private bool IsOutboundClient()
-        => _services.InternalHosts.Contains(_state.ClientAddress)
-           || (_state.Authenticated && _services.Options.Signing.SignAuthenticated);
+    /// <summary>The SMTP facts of the current message.</summary>
+    private SmtpEnvelope Envelope => new(_state.ClientAddress, _state.Helo, _state.MailFrom ?? "", _state.Authenticated);
+
+    /// <summary>Whether the current message is outbound, decided once per message by <see cref="FilterServices.IsOutbound"/>.</summary>
+    private bool IsOutbound() => _state.Outbound ??= _services.IsOutbound(Envelope);
 
     public override ValueTask<MilterResponse> OnHeaderAsync(MilterContext context, string name, byte[] rawValue, CancellationToken cancellationToken)
     {
@@ -148,13 +145,13 @@ internal sealed class AuthFilter : MilterHandlerBase
             return MilterResponse.ContinueTask;
         }
         _state.Headers.Add((name, value));
+        _inbound?.AddHeader(name, value);
         return MilterResponse.ContinueTask;
     }
 
     public override ValueTask<MilterResponse> OnEndOfHeadersAsync(MilterContext context, CancellationToken cancellationToken)
     {
-        if (_inbound is not null) _inbound.StartDkim(_state.Headers, Author);
-        else StartSigningIfOutbound();
+        if (IsOutbound()) StartSigning();
         return MilterResponse.ContinueTask;
     }
 
@@ -170,57 +167,68 @@ internal sealed class AuthFilter : MilterHandlerBase
     {
         // A message that cannot be evaluated safely is not evaluated: no partial verdict reaches the logs or the DMARC reports.
         if (_inbound is not null && Unsafe() is null)
-            await _inbound.CompleteAsync(cancellationToken);
-        return EndOfMessage(context, modifier);
-    }
-
-    private MilterResponse EndOfMessage(MilterContext context, IMessageModifier modifier)
-    {
-        var leadingSpace = (context.ProtocolFlags & MilterProtocolFlags.HeaderLeadingSpace) != 0;
-        var authservId = _services.Options.AuthservId!;
+            _result = await _inbound.CompleteAsync(cancellationToken);
         IReadOnlyList<SignedEntry> signed = [];
-        var fields = Fields;
+        MessageOutcome outcome;
         try
         {
-            if (_signing is { MustSign: true } && _state.HeadersTruncated)
-                return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, $"cannot sign: more than {MaxHeaders} headers or {MaxHeaderBytes} header bytes");
-            if (Unsafe() is { } unsafeReason)
-                return HeaderLimit(context, unsafeReason);
-            if (_signing is not null)
-            {
-                var outcome = _signing.Complete();
-                if (outcome.Error is not null)
-                    return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "cannot sign: " + outcome.Error);
-                signed = outcome.Signed;
-                // Inserted at the top, in reverse so the first key's signature ends up first.
-                for (var i = outcome.Headers.Count - 1; i >= 0; i--)
-                    modifier.InsertHeader(0, outcome.Headers[i].Name, HeaderBytes.ToMilterValue(outcome.Headers[i].Value, leadingSpace));
-            }
-
-            // Forged Authentication-Results with our authserv-id, decided as each field arrived (all of them, past
-            // the storage cap too): delete them, the last one first (Postfix renumbers after each delete).
-            var forged = fields.Forged;
-            foreach (var occurrence in forged)
-                modifier.DeleteHeader(AuthResultsHeader, occurrence);
-
-            var clauses = _inbound?.AuthResults() ?? [];
-            if (_inbound is not null && DmarcEnforcement(context, modifier, clauses) is { } enforced)
-                return enforced;
-
-            if (_inbound is not null && _services.Options.Spf.AddReceivedSpfHeader && _inbound.SpfResult is { } spfResult)
-                modifier.InsertHeader(0, "Received-SPF", HeaderBytes.ToMilterValue(ReceivedSpfHeader.Build(spfResult, authservId), leadingSpace));
-
-            // RFC 8601 2.2: "none" when no method was applied (outbound mail).
-            var value = AuthenticationResultsWriter.Format(authservId, clauses);
-            modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
-            return Finish(context, MilterResponse.Continue, _verdict, signed, forged.Count, null, value, clauses);
+            outcome = Decide(context, modifier, ref signed);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Internal failure: tempfail, never silent acceptance (of unsigned mail above all).
             Logger.LogError(e, "message queue={QueueId}: internal error, answering tempfail", context.GetMacro("i") ?? "-");
-            return Finish(context, MilterResponse.Tempfail, "tempfail", signed, 0, "internal error: " + e.Message);
+            outcome = MessageOutcome.Tempfail("internal error: " + e.Message, signed);
         }
+        Finish(context, outcome);
+        return outcome.Response;
+    }
+
+    /// <summary>The end of the message: signatures, forged Authentication-Results removed, DMARC enforcement, the
+    /// Authentication-Results field; the modifications go to <paramref name="modifier"/>, the verdict is returned.</summary>
+    private MessageOutcome Decide(MilterContext context, IMessageModifier modifier, ref IReadOnlyList<SignedEntry> signed)
+    {
+        var leadingSpace = (context.ProtocolFlags & MilterProtocolFlags.HeaderLeadingSpace) != 0;
+        var authservId = _services.Options.AuthservId!;
+        if (_signing is { MustSign: true } && _state.HeadersTruncated)
+            return MessageOutcome.Tempfail($"cannot sign: more than {MaxHeaders} headers or {MaxHeaderBytes} header bytes");
+        if (Unsafe() is { } unsafeReason)
+            return HeaderLimit(context, unsafeReason);
+        if (_signing is not null)
+        {
+            var signing = _signing.Complete();
+            if (signing.Error is not null)
+                return MessageOutcome.Tempfail("cannot sign: " + signing.Error);
+            signed = signing.Signed;
+            // Inserted at the top, in reverse so the first key's signature ends up first.
+            for (var i = signing.Headers.Count - 1; i >= 0; i--)
+                modifier.InsertHeader(0, signing.Headers[i].Name, HeaderBytes.ToMilterValue(signing.Headers[i].Value, leadingSpace));
+        }
+
+        // Forged Authentication-Results with our authserv-id, decided as each field arrived (all of them, past
+        // the storage cap too): delete them, the last one first (Postfix renumbers after each delete).
+        var forged = Fields.Forged;
+        foreach (var occurrence in forged)
+            modifier.DeleteHeader(AuthResultsHeader, occurrence);
+
+        var verdict = Verdict.Continue;
+        if (_result is { } inbound)
+        {
+            if (DmarcRejection(inbound) is { } rejected)
+                return new MessageOutcome(rejected, Verdict.Reject);
+            if (DmarcQuarantine(context, inbound) is { } reason)
+            {
+                modifier.Quarantine(reason);
+                verdict = Verdict.Quarantine;
+            }
+            if (_services.Options.Spf.AddReceivedSpfHeader && inbound.Spf is { } spfResult)
+                modifier.InsertHeader(0, "Received-SPF", HeaderBytes.ToMilterValue(ReceivedSpfHeader.Build(spfResult, authservId), leadingSpace));
+        }
+
+        // RFC 8601 2.2: "none" when no method was applied (outbound mail).
+        var value = _result?.AuthenticationResults ?? AuthenticationResultsWriter.Format(authservId, []);
+        modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
+        return new MessageOutcome(MilterResponse.Continue, verdict, AuthenticationResults: value) { Signed = signed, ForgedRemoved = forged.Count };
     }
 
     /// <summary>
@@ -240,7 +248,7 @@ internal sealed class AuthFilter : MilterHandlerBase
 
     /// <summary>The answer to a message that cannot be evaluated safely (Verification:HeaderLimitAction): 552 5.3.4 or 452 4.3.4
     /// (RFC 3463 X.3.4 "message too big for system"), never CONTINUE with a partial view.</summary>
-    private MilterResponse HeaderLimit(MilterContext context, string reason)
+    private MessageOutcome HeaderLimit(MilterContext context, string reason)
     {
         var tempfail = _services.Options.Verification.HeaderLimitAction == VerificationSection.HeaderLimitTempfail;
         Logger.LogWarning("message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom}: {Verdict}: {Reason}",
@@ -248,35 +256,33 @@ internal sealed class AuthFilter : MilterHandlerBase
             tempfail ? "tempfail" : "reject", reason);
         var text = OneLine("Message cannot be checked: " + reason);
         return tempfail
-            ? Finish(context, MilterResponse.Reply("452", "4.3.4", text), "tempfail", [], 0, null)
-            : Finish(context, MilterResponse.Reply("552", "5.3.4", text), "reject", [], 0, null);
+            ? new MessageOutcome(MilterResponse.Reply("452", "4.3.4", text), Verdict.Tempfail)
+            : new MessageOutcome(MilterResponse.Reply("552", "5.3.4", text), Verdict.Reject);
     }
 
     /// <summary>
-    /// DMARC enforcement, off unless configured: reject (550 5.7.1) a failing message whose disposition is reject,
-    /// quarantine one whose disposition is quarantine. Never on temperror (RFC 9989 5.3: mail is not rejected
-    /// on a transient failure) and never for outbound mail (not evaluated). Returns null to continue.
+    /// DMARC enforcement, off unless configured: reject (550 5.7.1) mail without a single From address
+    /// (RejectInvalidFrom), or a failing message whose disposition is reject (RejectOnFailure). Never on temperror
+    /// (RFC 9989 5.3: mail is not rejected on a transient failure); outbound mail is not evaluated. Null to go on.
     /// </summary>
-    private MilterResponse? DmarcEnforcement(MilterContext context, IMessageModifier modifier, IReadOnlyList<AuthMethodResult> clauses)
+    private MilterResponse? DmarcRejection(InboundResult inbound)
     {
         var o = _services.Options.Dmarc;
-        var author = _inbound!.Author;
-        if (o.RejectInvalidFrom && author is { Status: not AuthorStatus.Ok })
-            return Finish(context, MilterResponse.Reply("550", "5.7.1", OneLine($"Message rejected: {author.Problem}; exactly one From address is required")),
-                "reject", [], 0, null, clauses: clauses);
-        if (_inbound.DmarcResult is not { Result: DmarcResultCode.Fail } dmarc) return null;
-        if (dmarc.Disposition == DmarcDisposition.Reject && o.RejectOnFailure)
-            return Finish(context, MilterResponse.Reply("550", "5.7.1",
-                OneLine($"Message rejected by the DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain} (From domain {dmarc.AuthorDomain} is not authenticated)")),
-                "reject", [], 0, null, clauses: clauses);
-        if (dmarc.Disposition == DmarcDisposition.Quarantine && o.QuarantineOnFailure
-            && (context.Actions & MilterActions.Quarantine) != 0)
-        {
-            modifier.Quarantine($"DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain}: quarantine");
-            _verdict = "quarantine";
-        }
+        if (o.RejectInvalidFrom && inbound.Author is { Status: not AuthorStatus.Ok } author)
+            return MilterResponse.Reply("550", "5.7.1", OneLine($"Message rejected: {author.Problem}; exactly one From address is required"));
+        if (o.RejectOnFailure && inbound.DmarcOfAuthorDomain is { Result: DmarcResultCode.Fail, Disposition: DmarcDisposition.Reject } dmarc)
+            return MilterResponse.Reply("550", "5.7.1",
+                OneLine($"Message rejected by the DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain} (From domain {dmarc.AuthorDomain} is not authenticated)"));
         return null;
     }
+
+    /// <summary>The quarantine reason for a failing message whose disposition is quarantine (QuarantineOnFailure, and
+    /// the MTA allows the action), or null.</summary>
+    private string? DmarcQuarantine(MilterContext context, InboundResult inbound)
+        => _services.Options.Dmarc.QuarantineOnFailure && (context.Actions & MilterActions.Quarantine) != 0
+           && inbound.DmarcOfAuthorDomain is { Result: DmarcResultCode.Fail, Disposition: DmarcDisposition.Quarantine } dmarc
+            ? $"DMARC policy of {dmarc.PolicyDomain ?? dmarc.AuthorDomain}: quarantine"
+            : null;
 
     public override ValueTask OnAbortAsync(MilterContext context, CancellationToken cancellationToken)
     {
@@ -302,19 +308,16 @@ internal sealed class AuthFilter : MilterHandlerBase
         _author = null;
         _inbound?.Dispose();
         _inbound = null;
-        _verdict = "continue";
+        _result = null;
         _signing?.Dispose();
         _signing = null;
         _state.ResetMessage();
     }
 
-    /// <summary>Decides at end of headers whether this message is outbound mail to sign (PRODUCT.md "Who is signed").</summary>
-    private void StartSigningIfOutbound()
+    /// <summary>At end of headers of outbound mail: signing starts when a key covers the author domain (PRODUCT.md "Who is signed").</summary>
+    private void StartSigning()
     {
         var s = _services;
-        var internalClient = s.InternalHosts.Contains(_state.ClientAddress);
-        var authenticated = _state.Authenticated && s.Options.Signing.SignAuthenticated;
-        if (!internalClient && !authenticated) return;
         if (s.Keys.Count == 0) return;
         var author = Author;
         if (author.Status != AuthorStatus.Ok)
@@ -332,64 +335,5 @@ internal sealed class AuthFilter : MilterHandlerBase
         _signing = new OutboundSigning(signers);
         foreach (var (name, value) in _state.Headers)
             _signing.AddHeader(name, value);
-    }
-
-    private MilterResponse Finish(MilterContext context, MilterResponse response, string verdict,
-        IReadOnlyList<SignedEntry> signed, int forgedRemoved, string? error, string? authResults = null,
-        IReadOnlyList<AuthMethodResult>? clauses = null)
-    {
-        var elapsed = _state.StartTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_state.StartTimestamp);
-        var queueId = context.GetMacro("i");
-        if (error is not null)
-        {
-            Logger.LogError(
-                "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} error=\"{Error}\" ms={Elapsed:F1}",
-                queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, error,
-                elapsed.TotalMilliseconds);
-        }
-        else if (Logger.IsEnabled(LogLevel.Information))
-        {
-            // Guarded: the arguments (joins, boxing) cost more than the filter's own work on a busy server.
-            var signedText = signed.Count == 0 ? "-" : string.Join(',', signed.Select(x => $"{x.Domain}/{x.Selector}/{x.Algorithm}"));
-            Logger.LogInformation(
-                "message queue={QueueId} client={ClientName}[{ClientAddress}] from={MailFrom} verdict={Verdict} signed={Signed} results=\"{Results}\" forged_removed={Forged} body_bytes={BodyBytes} ms={Elapsed:F1}",
-                queueId ?? "-", _state.ClientName ?? "-", _state.ClientAddress?.ToString() ?? "-", _state.MailFrom ?? "-", verdict, signedText,
-                clauses is null or { Count: 0 } ? "none" : string.Join(' ', clauses.Select(r => $"{r.Method}={r.Result}")), forgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
-        }
-        if (_inbound?.DmarcResult is { } dmarcResult && _services.ReportStore is { } store)
-        {
-            // What was applied, when it differs from what the policy asked (record-only mode): a local_policy reason.
-            var applied = verdict switch { "reject" => DmarcDisposition.Reject, "quarantine" => DmarcDisposition.Quarantine, _ => DmarcDisposition.None };
-            store.TryEnqueue(DmarcEvaluationRecord.From(_services.Time.GetUtcNow(), _state.ClientAddress,
-                InboundChecks.MailFromAddress(_state.MailFrom), null, dmarcResult, _inbound.DkimResults, _inbound.SpfResult,
-                applied == dmarcResult.Disposition ? null : applied));
-        }
-        if (_services.VerificationLog is null && !Logger.IsEnabled(LogLevel.Debug))
-        {
-            ResetMessage();
-            return response;
-        }
-        var record = new VerificationRecord
-        {
-            Time = _services.Time.GetUtcNow(),
-            QueueId = queueId,
-            ClientAddress = _state.ClientAddress?.ToString(),
-            ClientName = _state.ClientName,
-            Helo = _state.Helo,
-            MailFrom = _state.MailFrom,
-            FromDomain = Author.Domain,
-            Signed = signed,
-            Dkim = _inbound?.DkimEntries() ?? [],
-            Spf = _inbound?.SpfEntry(),
-            Dmarc = _inbound?.DmarcEntry(),
-            AuthenticationResults = authResults is null ? null : AuthResultsHeader + ":" + authResults,
-            Action = verdict,
-            ElapsedMs = elapsed.TotalMilliseconds,
-        };
-        _services.VerificationLog?.TryWrite(record);
-        if (Logger.IsEnabled(LogLevel.Debug))
-            Logger.LogDebug("verification {Record}", VerificationLog.ToJson(record));
-        ResetMessage();
-        return response;
     }
 }

@@ -1,10 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Keys;
-using Milter.MailAuth.Dkim;
-using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
-using Milter.MailAuth.Spf;
+using Milter.MailAuth.Inbound;
 using Milter.Reporting;
 using Milter.Reporting.Aggregate;
 
@@ -19,9 +17,7 @@ internal sealed class FilterServices
     {
         ReportStore = reportStore;
         Dns = dns ?? DnsClientResolver.CreateCached(options.ToDnsResolverOptions(), time);
-        Verifier = new DkimVerifier(Dns, options.ToDkimVerifierOptions(), time);
-        Dmarc = new DmarcEvaluator(Dns, options.ToDmarcOptions());
-        Spf = new SpfChecker(Dns, options.ToSpfOptions(), time);
+        Inbound = new InboundPipeline(Dns, options.ToInboundPipelineOptions(), time);
         Options = options;
         Keys = keys;
         Logger = logger;
@@ -34,13 +30,18 @@ internal sealed class FilterServices
     public KeyStore Keys { get; }
     public NetworkList InternalHosts { get; }
     public IDnsResolver Dns { get; }
-    public DkimVerifier Verifier { get; }
-    public SpfChecker Spf { get; }
-    public DmarcEvaluator Dmarc { get; }
+    /// <summary>The checks of inbound mail (the same pipeline `milter check` runs).</summary>
+    public InboundPipeline Inbound { get; }
     public ILogger Logger { get; }
     public TimeProvider Time { get; }
     public VerificationLog? VerificationLog { get; }
     public DmarcReportStore? ReportStore { get; }
+
+    /// <summary>The one place that decides the direction of a message (PRODUCT.md "Who is signed"): mail from an
+    /// internal host, or from an authenticated client when SignAuthenticated is on, is outbound: it may be signed and
+    /// is not checked. Everything else is inbound and checked.</summary>
+    public bool IsOutbound(SmtpEnvelope envelope)
+        => InternalHosts.Contains(envelope.ClientAddress) || (envelope.Authenticated && Options.Signing.SignAuthenticated);
 }
 
 /// <summary>The current <see cref="FilterServices"/>; swapped atomically on reload.</summary>

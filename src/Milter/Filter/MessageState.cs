@@ -10,6 +10,8 @@ internal sealed class MessageState
     public string? Helo { get; set; }
     public string? MailFrom { get; set; }
     public bool Authenticated { get; set; }
+    /// <summary>The direction of the current message, once decided (<see cref="FilterServices.IsOutbound"/>).</summary>
+    public bool? Outbound { get; set; }
     /// <summary>Header names in arrival order with their exact raw values (bounded by <see cref="AuthFilter.MaxHeaders"/>).</summary>
     public List<(string Name, byte[] Value)> Headers { get; } = new();
     /// <summary>Authentication-Results and From fields, tracked whatever the cap on <see cref="Headers"/>
@@ -26,6 +28,7 @@ internal sealed class MessageState
     {
         MailFrom = null;
         Authenticated = false;
+        Outbound = null;
         Headers.Clear();
         Fields = null;
         HeaderBytes = 0;

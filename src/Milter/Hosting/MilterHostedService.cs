@@ -26,6 +26,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     private readonly DmarcReportStore? _reportStore;
     private MilterServer? _server;
     private PosixSignalRegistration? _sighup;
+    private readonly Lock _reloadLock = new();
 
     public MilterHostedService(MilterOptions options, KeyStore keys, StartupArguments arguments, ILoggerFactory loggerFactory)
     {
@@ -95,11 +96,20 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     private void OnSighup(PosixSignalContext context)
     {
         context.Cancel = true; // do not terminate
+        // Off the signal thread; Reload never throws, so nothing is left unobserved.
         _ = Task.Run(Reload);
     }
 
-    /// <summary>Reads the config and keys again; sessions in flight keep their snapshot.</summary>
+    /// <summary>Reads the config and keys again; sessions in flight keep their snapshot. Never throws: any failure
+    /// (a config error, or anything else building the new snapshot) is one error line and the running config stays.
+    /// Reloads run one at a time, so a slow one cannot overwrite a later one's result.</summary>
     internal void Reload()
+    {
+        lock (_reloadLock)
+            ReloadCore();
+    }
+
+    private void ReloadCore()
     {
         try
         {
@@ -115,7 +125,14 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         {
             _logger.LogError("reload failed, keeping the running config: {Message}", e.Message);
         }
+        catch (Exception e)
+        {
+            // Not a config error the loader names: say what it was, on one line (no stack trace, no key material).
+            _logger.LogError("reload failed, keeping the running config: {Type}: {Message}", e.GetType().Name, OneLine(e.Message));
+        }
     }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

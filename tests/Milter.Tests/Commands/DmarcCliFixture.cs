@@ -12,6 +12,8 @@ namespace Milter.Tests.Commands;
 /// _spf.other.dmarctld, the redirect target of redir.org.dmarctld's SPF record;
 /// lax.dmarctld (p=none); quar.dmarctld (p=quarantine, strict alignment); psdonly.dmarctld (no record of its own);
 /// dup.org.dmarctld (two DMARC records, an existing name).
+/// For the front-door equality test: an Ed25519 key at ed._domainkey.org, and SPF records giving softfail
+/// (soft.org), neutral (neutral.org) and permerror (perm.org, a bad CIDR length).
 /// nodmarc: no DMARC record anywhere; plain.nodmarc allows 192.0.2.0/24 by SPF.
 /// </summary>
 public sealed class DmarcCliFixture : IAsyncLifetime
@@ -19,6 +21,7 @@ public sealed class DmarcCliFixture : IAsyncLifetime
     public const string OrgRecord = "v=DMARC1; p=reject; sp=quarantine; np=reject; rua=mailto:agg@org.dmarctld";
 
     public DkimPrivateKey Rsa { get; } = DkimPrivateKey.Generate(DkimKeyType.Rsa, 2048);
+    public DkimPrivateKey Ed { get; } = DkimPrivateKey.Generate(DkimKeyType.Ed25519);
     public KnotDnsServer Knot { get; private set; } = null!;
 
     public string[] DnsArgs => ["--dns", $"127.0.0.1:{Knot.Port}"];
@@ -50,16 +53,20 @@ public sealed class DmarcCliFixture : IAsyncLifetime
             .A("psdonly", "192.0.2.27")
             .Txt("_dmarc.dup.org", "v=DMARC1; p=none")
             .Txt("_dmarc.dup.org", "v=DMARC1; p=reject")
-            .A("dup.org", "192.0.2.28");
+            .A("dup.org", "192.0.2.28")
+            .Txt("ed._domainkey.org", Ed.PublicKeyRecord)
+            .Txt("soft.org", "v=spf1 ip4:192.0.2.1 ~all")
+            .Txt("neutral.org", "v=spf1 ?all")
+            .Txt("perm.org", "v=spf1 ip4:192.0.2.0/33 -all");
         var nodmarc = new DnsZone("nodmarc")
             .Txt("plain", spf);
         Knot = await KnotDnsServer.StartAsync(tld, nodmarc);
     }
 
-    /// <summary>The message signed by <paramref name="domain"/> (selector rsa), CRLF line ends.</summary>
-    public string Sign(string message, string domain)
+    /// <summary>The message signed by <paramref name="domain"/> (selector rsa, or ed for the Ed25519 key), CRLF line ends.</summary>
+    public string Sign(string message, string domain, string selector = "rsa")
     {
-        var signer = new DkimSigner(new DkimSignerOptions { Domain = domain, Selector = "rsa", Key = Rsa });
+        var signer = new DkimSigner(new DkimSignerOptions { Domain = domain, Selector = selector, Key = selector == "ed" ? Ed : Rsa });
         var bytes = signer.SignMessageToBytes(RawMessageParser.NormalizeLineEndings(System.Text.Encoding.ASCII.GetBytes(message)), out var result);
         if (!result.Success) throw new InvalidOperationException("cannot sign: " + result.Error);
         return System.Text.Encoding.ASCII.GetString(bytes);
@@ -69,6 +76,7 @@ public sealed class DmarcCliFixture : IAsyncLifetime
     {
         await Knot.DisposeAsync();
         Rsa.Dispose();
+        Ed.Dispose();
     }
 }
 

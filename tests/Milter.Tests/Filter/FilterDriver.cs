@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Filter;
 using Milter.Keys;
+using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dns;
 using Milter.Protocol;
 using Milter.Tests.Reporting;
@@ -23,14 +24,64 @@ internal sealed class FilterDriver
     private readonly FilterServicesHolder _holder;
 
     public FilterDriver(Action<MilterOptions>? configure = null, KeyStore? keys = null)
+        : this(Options(configure), new NxDomainResolver(), keys)
+    {
+    }
+
+    /// <summary>A filter with these options; <paramref name="dns"/> null means the resolver the daemon builds from them.</summary>
+    public FilterDriver(MilterOptions options, IDnsResolver? dns, KeyStore? keys = null, TimeProvider? time = null)
+    {
+        _holder = new FilterServicesHolder(new FilterServices(options, keys ?? KeyStore.Empty, Logger, time ?? TimeProvider.System, dns: dns));
+    }
+
+    /// <summary>The driver's default options (authserv-id <see cref="AuthservId"/>, no report store), then <paramref name="configure"/>.</summary>
+    public static MilterOptions Options(Action<MilterOptions>? configure = null)
     {
         var options = new MilterOptions { AuthservId = AuthservId };
         options.Reports.DataDirectory = "";
         ConfigLoader.ApplyDefaults(options);
         configure?.Invoke(options);
         ConfigLoader.Validate(options);
-        _holder = new FilterServicesHolder(new FilterServices(options, keys ?? KeyStore.Empty, Logger, TimeProvider.System, dns: new NxDomainResolver()));
+        return options;
     }
+
+    /// <summary>
+    /// One whole message (CRLF line ends) as Postfix hands it over: connect, HELO, MAIL FROM (with the {auth_type}
+    /// macro when <see cref="Envelope.Authenticated"/>), each header field with its value exactly as after the colon
+    /// (HDR_LEADSPC negotiated) and LF folds, the body in chunks of at most 64 KiB, end of message. The negotiated
+    /// actions are the ones the filter asks for.
+    /// </summary>
+    public async Task<(MilterResponse Response, RecordingModifier Modifier)> SendMessageAsync(Envelope envelope, ReadOnlyMemory<byte> message)
+    {
+        var filter = new AuthFilter(_holder);
+        var context = new MilterContext(1)
+        {
+            Actions = filter.Capabilities.Actions,
+            ProtocolFlags = MilterProtocolFlags.HeaderLeadingSpace,
+        };
+        var ct = CancellationToken.None;
+        await filter.OnConnectAsync(context, new ConnectInfo("client.test", ConnectFamily.IPv4, 25000, envelope.Client), ct);
+        await filter.OnHeloAsync(context, envelope.Helo, ct);
+        context.SetMacro("i", envelope.QueueId, messageScope: true);
+        if (envelope.Authenticated) context.SetMacro("{auth_type}", "PLAIN", messageScope: true);
+        await filter.OnMailFromAsync(context, envelope.MailFrom, [], ct);
+        var parsed = RawMessageParser.Parse(message);
+        foreach (var field in parsed.Headers)
+        {
+            var value = Encoding.Latin1.GetString(field.Value.Span).Replace("\r\n", "\n", StringComparison.Ordinal);
+            await filter.OnHeaderAsync(context, field.NameString, Encoding.Latin1.GetBytes(value), ct);
+        }
+        await filter.OnEndOfHeadersAsync(context, ct);
+        for (var body = parsed.Body; !body.IsEmpty; body = body[Math.Min(body.Length, 65535)..])
+            await filter.OnBodyChunkAsync(context, body[..Math.Min(body.Length, 65535)], ct);
+        var modifier = new RecordingModifier();
+        var response = await filter.OnEndOfMessageAsync(context, modifier, ct);
+        await filter.OnCloseAsync(context);
+        return (response, modifier);
+    }
+
+    /// <summary>The SMTP side of one message.</summary>
+    public sealed record Envelope(string Client, string Helo, string MailFrom, bool Authenticated = false, string QueueId = "4ABC123");
 
     public CollectingLogger<AuthFilter> Logger { get; } = new();
 
