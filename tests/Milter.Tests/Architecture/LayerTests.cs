@@ -20,4 +20,18 @@ public sealed class LayerTests
             .SelectMany(TypeUses.Of).SelectMany(u => TypeUses.Expand(u.Used)).ToList();
         Assert.Contains(uses, t => t == typeof(MilterOptions));
     }
+
+    /// <summary>The filter (the daemon's front door) does not reach into the CLI (Commands/): the evaluation both
+    /// share lives below them. Fails while Filter/InboundChecks.cs uses Milter.Commands; passes once the `pipeline`
+    /// branch (one evaluation pipeline, issue 21 item 1) is merged.</summary>
+    [Fact]
+    public void Filter_does_not_use_Commands()
+    {
+        var uses = TypesIn("Milter.Filter")
+            .SelectMany(t => TypeUses.Of(t).SelectMany(u => TypeUses.Expand(u.Used).Select(used => (Used: used, u.Where))))
+            .Where(u => InNamespace(u.Used, "Milter.Commands") && u.Used.Assembly == typeof(MilterOptions).Assembly)
+            .Select(u => $"{u.Where} uses {u.Used}")
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+        Assert.True(uses.Count == 0, "Milter.Filter uses Milter.Commands:\n" + string.Join('\n', uses));
+    }
 }
