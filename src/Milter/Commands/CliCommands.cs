@@ -77,7 +77,7 @@ internal static class CliCommands
              new("out", "DIR", "where to write the .xml.gz reports"),
              new("org-name", "N", "the reporting organization's name (default: the --org-email domain)"),
              new("org-email", "E", "the reporting organization's address (default: postmaster@ this host)"),
-             new("data-dir", "DIR", $"where the report store is (default {ReportCommand.DefaultDataDirectory})"),
+             new("data-dir", "DIR", "where the report store is (default: Reports:DataDirectory, else /var/lib/milter or ~/.local/state/milter, whichever holds one)"),
              new("send", "smtp://HOST:PORT", "also mail each report to its rua= addresses through this relay"),
              Config],
             ReportCommand.ExecuteAsync),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MailKit;
+using Milter.Configuration;
 using Milter.MailAuth.Dmarc;
 using Milter.Reporting.Aggregate;
 
@@ -14,8 +15,6 @@ namespace Milter.Commands;
 /// </summary>
 public static class ReportCommand
 {
-    public const string DefaultDataDirectory = "/var/lib/milter";
-
     public static async Task<int> ExecuteAsync(CommandLine cl)
     {
         var fromText = cl.Require("from");
@@ -23,7 +22,7 @@ public static class ReportCommand
         var outDir = cl.Require("out");
         var orgName = cl.Get("org-name");
         var orgEmail = cl.Get("org-email");
-        var dataDir = cl.Get("data-dir") ?? DefaultDataDirectory;
+        var dataDirOption = cl.Get("data-dir");
         var send = cl.Get("send");
         var dns = cl.Get("dns");
         var config = cl.Get("config");
@@ -35,9 +34,13 @@ public static class ReportCommand
         (string Host, int Port)? relay = send is null ? null : ParseRelay(send);
         var submitter = Submitter(orgName, orgEmail);
 
-        string dbPath = DmarcReportStore.PathIn(dataDir);
-        if (!File.Exists(dbPath))
-            throw new UsageException($"report: no report store at {dbPath} (--data-dir)");
+        // Where the daemon keeps it: --data-dir, else Reports:DataDirectory (--config file, MILTER_ environment), else
+        // whichever of /var/lib/milter and the user's state directory holds a store (the daemon's default is one of them).
+        var reportsSection = dataDirOption is null ? ConfigLoader.Load(config).Reports : new ReportsSection { DataDirectory = dataDirOption };
+        var (dataDir, lookedIn) = ReportDataDirectory.Locate(reportsSection);
+        string? dbPath = dataDir is null ? null : DmarcReportStore.PathIn(dataDir);
+        if (dbPath is null || !File.Exists(dbPath))
+            throw new UsageException($"report: no report store at {string.Join(" or ", lookedIn.Select(DmarcReportStore.PathIn))} (--data-dir)");
         try
         {
             Directory.CreateDirectory(outDir);

@@ -119,6 +119,17 @@ public sealed class AggregateReportCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_data_dir_the_store_is_where_the_configuration_puts_it()
+    {
+        await StoreAsync([Pass("192.0.2.1", Day, Policy("example.com", "mailto:d@example.com"))]);
+        var (code, stdout, stderr) = await MilterDaemon.RunCliAsync(
+            ["report", "--from", "2026-03-14", "--to", "2026-03-14", "--out", OutDir, "--org-name", "R", "--org-email", "d@r.example"],
+            environment: new Dictionary<string, string> { ["MILTER_Reports__DataDirectory"] = DataDir });
+        Assert.True(code == 0, $"exit {code}: {stdout}{stderr}");
+        Assert.Single(Directory.EnumerateFiles(OutDir));
+    }
+
+    [Fact]
     public async Task MissingStoreOrBadSendUri_AreUsageErrors_Exit2()
     {
         var (code, _, stderr) = await ReportAsync();

@@ -39,6 +39,31 @@ public sealed class ReportDataDirectoryTests : IDisposable
     }
 
     [Fact]
+    public void Locate_FindsTheStoreWhereverTheDaemonsDefaultPutIt_CreatingNothing()
+    {
+        var system = Path.Combine(_dir, "system");
+        var env = Env(("XDG_STATE_HOME", Path.Combine(_dir, "state")));
+        var user = Path.Combine(_dir, "state", "milter");
+
+        var (none, lookedIn) = ReportDataDirectory.Locate(new ReportsSection(), env, system);
+        Assert.Null(none);
+        Assert.Equal([system, user], lookedIn);
+        Assert.False(Directory.Exists(system));
+        Assert.False(Directory.Exists(user));
+
+        Assert.Null(ReportDataDirectory.Prepare(new ReportsSection(), env, Unwritable()));
+        Assert.Equal(user, ReportDataDirectory.Locate(new ReportsSection(), env, system).Directory);
+
+        Assert.Null(ReportDataDirectory.Prepare(new ReportsSection(), env, system));
+        Assert.Equal(system, ReportDataDirectory.Locate(new ReportsSection(), env, system).Directory);
+
+        var mine = Path.Combine(_dir, "mine");
+        var configured = ReportDataDirectory.Locate(new ReportsSection { DataDirectory = mine }, env, system);
+        Assert.Equal(mine, configured.Directory);
+        Assert.Equal([mine], configured.LookedIn);
+    }
+
+    [Fact]
     public void UserStateDirectory_FollowsXdg_ThenHome()
     {
         Assert.Equal("/s/milter", ReportDataDirectory.UserStateDirectory(Env(("XDG_STATE_HOME", "/s"), ("HOME", "/home/u"))));

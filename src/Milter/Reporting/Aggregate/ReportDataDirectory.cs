@@ -22,6 +22,22 @@ public static class ReportDataDirectory
         return UserStateDirectory(environment ?? Environment.GetEnvironmentVariable) ?? systemDefault;
     }
 
+    /// <summary>
+    /// Where a reader (`milter report`) finds the store, creating nothing: the configured directory; unset, the first of
+    /// <see cref="SystemDefault"/> and the user's state directory that holds a store (the daemon puts it in one of them,
+    /// see <see cref="Resolve"/>). Returns the directories looked in when neither holds one.
+    /// </summary>
+    public static (string? Directory, IReadOnlyList<string> LookedIn) Locate(ReportsSection reports,
+        Func<string, string?>? environment = null, string systemDefault = SystemDefault)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        if (reports.DataDirectory is { } configured) return (configured.Trim(), [configured.Trim()]);
+        var candidates = new List<string> { systemDefault };
+        if (UserStateDirectory(environment ?? Environment.GetEnvironmentVariable) is { } user) candidates.Add(user);
+        var found = candidates.FirstOrDefault(c => File.Exists(DmarcReportStore.PathIn(c)));
+        return (found, candidates);
+    }
+
     /// <summary><c>$XDG_STATE_HOME/milter</c> (when absolute, as the XDG Base Directory spec wants), else
     /// <c>$HOME/.local/state/milter</c>; null without either.</summary>
     public static string? UserStateDirectory(Func<string, string?> environment)
