@@ -23,7 +23,12 @@ public sealed class SystemdContainerTests(DebPackage package, ITestOutputHelper 
         // The bus socket appears a moment after the container starts.
         var booted = await ExecAsync("for i in $(seq 1 60); do st=$(systemctl is-system-running --wait 2>/dev/null); " +
             "case $st in running|degraded) echo $st; exit 0;; esac; sleep 1; done; echo \"$st\"; exit 1");
-        Assert.True(booted.StdOut.Trim() is "running" or "degraded", "systemd did not boot in the container\n" + booted.Describe());
+        if (booted.StdOut.Trim() is not ("running" or "degraded"))
+        {
+            // xunit does not call DisposeAsync when InitializeAsync fails: remove the container here.
+            await DisposeAsync();
+            throw new InvalidOperationException("systemd did not boot in the container\n" + booted.Describe());
+        }
     }
 
     [Fact]
