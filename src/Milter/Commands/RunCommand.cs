@@ -52,6 +52,9 @@ public static class RunCommand
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
             o.IncludeScopes = false;
         });
+        // Under systemd only (its parent is systemd): READY=1/STOPPING=1 over NOTIFY_SOCKET and journald's
+        // <N> priority prefix on log lines; elsewhere nothing changes.
+        builder.Services.AddSystemd();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(arguments);

@@ -9,7 +9,8 @@ public sealed class EntrypointScriptTests
     public const string ShellcheckPath = "/usr/bin/shellcheck";
 
     public static IEnumerable<object[]> Scripts() =>
-        new[] { "docker/postfix/entrypoint.sh", "test.sh", "fuzz/run.sh", "fuzz/run-all.sh" }.Select(s => new object[] { s });
+        new[] { "docker/postfix/entrypoint.sh", "test.sh", "fuzz/run.sh", "fuzz/run-all.sh",
+                "packaging/deb/build.sh", "packaging/deb/postinst", "packaging/deb/postrm", "packaging/deb/prerm" }.Select(s => new object[] { s });
 
     [Theory]
     [MemberData(nameof(Scripts))]
@@ -21,12 +22,14 @@ public sealed class EntrypointScriptTests
     }
 
     [Fact]
-    public void Every_shell_script_in_docker_is_shellchecked()
+    public void Every_shell_script_in_docker_and_packaging_is_shellchecked()
     {
-        var scripts = Directory.EnumerateFiles(RepoFiles.PathOf("docker"), "*", SearchOption.AllDirectories)
+        var scripts = new[] { "docker", "packaging" }
+            .SelectMany(d => Directory.EnumerateFiles(RepoFiles.PathOf(d), "*", SearchOption.AllDirectories))
             .Where(f => File.ReadLines(f).FirstOrDefault()?.StartsWith("#!", StringComparison.Ordinal) == true)
             .Select(f => Path.GetRelativePath(RepoFiles.Root, f).Replace('\\', '/'));
-        Assert.Equal(["docker/postfix/entrypoint.sh"], scripts.Order());
+        Assert.Equal(["docker/postfix/entrypoint.sh", "packaging/deb/build.sh", "packaging/deb/postinst", "packaging/deb/postrm",
+            "packaging/deb/prerm"], scripts.Order(StringComparer.Ordinal));
     }
 
     [Theory]
