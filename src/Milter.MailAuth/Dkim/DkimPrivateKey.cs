@@ -142,9 +142,7 @@ public sealed class DkimPrivateKey : IDisposable
             return rsa;
         }
         // Another thread holds the pooled object(s): make another one from the already validated key bytes.
-        rsa = RSA.Create();
-        rsa.ImportRSAPrivateKey(_rsaPkcs1, out _);
-        return rsa;
+        return ImportRsa(_rsaPkcs1, pkcs8: false, out _);
     }
 
     private void ReturnRsa(RSA rsa)
@@ -194,8 +192,7 @@ public sealed class DkimPrivateKey : IDisposable
             {
                 case "RSA PRIVATE KEY":
                     {
-                        var rsa = RSA.Create();
-                        rsa.ImportRSAPrivateKey(der, out int read);
+                        RSA rsa = ImportRsa(der, pkcs8: false, out int read);
                         return read == der.Length ? FromRsa(rsa) : FailDispose(rsa, "trailing data after the RSA key");
                     }
                 case "PRIVATE KEY":
@@ -218,15 +215,13 @@ public sealed class DkimPrivateKey : IDisposable
         string oid = info.PrivateKeyAlgorithm.Algorithm.Id;
         if (oid == PkcsObjectIdentifiers.RsaEncryption.Id)
         {
-            var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(der, out _);
-            return FromRsa(rsa);
+            return FromRsa(ImportRsa(der, pkcs8: true, out _));
         }
         if (oid == EdECObjectIdentifiers.id_Ed25519.Id)
         {
             byte[] seed = Org.BouncyCastle.Asn1.Asn1OctetString.GetInstance(info.ParsePrivateKey()).GetOctets();
             return seed.Length == Ed25519.SecretKeySize
-                ? new DkimKeyLoadResult(new DkimPrivateKey(new Ed25519PrivateKeyParameters(seed)), null)
+                ? Loaded(new Ed25519PrivateKeyParameters(seed))
                 : Fail("the Ed25519 key does not hold a 32-byte seed");
         }
         return Fail($"unsupported key algorithm {oid} (expected RSA or Ed25519)");
@@ -242,7 +237,7 @@ public sealed class DkimPrivateKey : IDisposable
         try
         {
             return length == Ed25519.SecretKeySize
-                ? new DkimKeyLoadResult(new DkimPrivateKey(new Ed25519PrivateKeyParameters(seed, 0)), null)
+                ? Loaded(new Ed25519PrivateKeyParameters(seed, 0))
                 : Fail($"a raw Ed25519 key must be a 32-byte seed in base64 (got {length} bytes)");
         }
         finally
@@ -251,10 +246,33 @@ public sealed class DkimPrivateKey : IDisposable
         }
     }
 
+    /// <summary>A new RSA object holding the key; disposed again when the bytes do not import (a malformed key
+    /// file must not leave a native key handle to the finalizer).</summary>
+    private static RSA ImportRsa(ReadOnlySpan<byte> der, bool pkcs8, out int read)
+    {
+        var rsa = RSA.Create();
+        try
+        {
+            if (pkcs8) rsa.ImportPkcs8PrivateKey(der, out read);
+            else rsa.ImportRSAPrivateKey(der, out read);
+            return rsa;
+        }
+        catch
+        {
+            rsa.Dispose();
+            throw;
+        }
+    }
+
     private static DkimKeyLoadResult FromRsa(RSA rsa) =>
         rsa.KeySize is < MinRsaBits or > MaxRsaBits
             ? FailDispose(rsa, $"RSA key has {rsa.KeySize} bits; DKIM keys must have {MinRsaBits} to {MaxRsaBits} bits")
-            : new DkimKeyLoadResult(new DkimPrivateKey(rsa), null);
+            : Loaded(rsa);
+
+#pragma warning disable CA2000 // the key (owning the RSA object) is handed to the caller in the result, which disposes it
+    private static DkimKeyLoadResult Loaded(RSA rsa) => new(new DkimPrivateKey(rsa), null);
+    private static DkimKeyLoadResult Loaded(Ed25519PrivateKeyParameters ed25519) => new(new DkimPrivateKey(ed25519), null);
+#pragma warning restore CA2000
 
     private static DkimKeyLoadResult FailDispose(RSA rsa, string error)
     {

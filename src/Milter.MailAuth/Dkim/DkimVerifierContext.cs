@@ -303,8 +303,10 @@ public sealed class DkimVerifierContext : IDisposable
             {
                 continue;
             }
+#pragma warning disable CA2000 // the slot owns the hasher; Dispose disposes every slot's hasher
             slots.Add(new BodyHashSlot(sig.BodyCanonicalization, sig.BodyLength,
                 new DkimBodyHasher(sig.BodyCanonicalization, sig.BodyLength)));
+#pragma warning restore CA2000
         }
         return [.. slots];
     }

@@ -180,7 +180,9 @@ public sealed class DmarcEvaluator
                 notes.Append("; t=y lowers ").Append(policy.ToKeyword()).Append(" to ").Append(effective.ToKeyword());
             }
             if (_options.Mode == DmarcMode.Rfc7489 && record.Percent < 100 && effective != DmarcPolicy.None
+#pragma warning disable CA5394 // RFC 7489 6.6.4 pct sampling needs a fair draw, not an unpredictable one (and tests seed it)
                 && _random.Next(100) >= record.Percent)
+#pragma warning restore CA5394
             {
                 sampledOut = true; // RFC 7489 6.6.4: not selected by pct, apply the next less strict policy
                 notes.Append($"; pct={record.Percent} sampled out, ").Append(effective.ToKeyword()).Append(" lowered to ").Append(effective.Lower().ToKeyword());

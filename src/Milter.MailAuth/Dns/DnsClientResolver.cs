@@ -25,8 +25,10 @@ public sealed class DnsClientResolver : IDnsResolver
         {
             var servers = options.Servers.Select(s =>
             {
-                DnsResolverOptions.TryParseServer(s, out var endPoint, out _);
-                return new NameServer(endPoint!);
+                // ThrowIfInvalid above has parsed every server once already.
+                return DnsResolverOptions.TryParseServer(s, out var endPoint, out var error)
+                    ? new NameServer(endPoint!)
+                    : throw new InvalidOperationException($"DNS server \"{s}\": {error}");
             }).ToArray();
             clientOptions = new LookupClientOptions(servers) { AutoResolveNameServers = false };
         }

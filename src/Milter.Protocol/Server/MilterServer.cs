@@ -101,7 +101,9 @@ public sealed class MilterServer : IAsyncDisposable
     {
         if (spec.Kind == ListenKind.Unix) return BindUnix(spec);
         var address = ResolveAddress(spec);
+#pragma warning disable CA2000 // disposed by the catch below, else owned by the returned Listener
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+#pragma warning restore CA2000
         try
         {
             if (address.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
@@ -142,7 +144,9 @@ public sealed class MilterServer : IAsyncDisposable
             File.Delete(path);
             _logger.LogInformation("replaced stale socket {Path}", path);
         }
+#pragma warning disable CA2000 // disposed by the catch below, else owned by the returned Listener
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+#pragma warning restore CA2000
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(path));

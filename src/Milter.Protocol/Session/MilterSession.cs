@@ -24,6 +24,7 @@ public sealed partial class MilterSession : IDisposable
     private readonly FrameBuilder _scratch = new();
     private readonly FrameBuilder _batch = new();
     private readonly MessageModifier _modifier;
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "The output stream seen as a MilterNetworkStream; the server that passed it in owns and disposes it.")]
     private readonly MilterNetworkStream? _quickAck;
     private readonly TimeProvider _time = TimeProvider.System;
     private readonly FrameClock _frame = new();

@@ -5,6 +5,7 @@ namespace Milter.Protocol.Session;
 /// serialized, so a keep-alive from a timer never interleaves with a reply.</summary>
 internal sealed class SessionOutput : IDisposable
 {
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "Borrowed: the connection's stream belongs to the server, which disposes it after the session.")]
     private readonly Stream _stream;
     private readonly SemaphoreSlim _lock = new(1, 1);
 

@@ -19,7 +19,7 @@ namespace Milter.Filter;
 /// every message gets one Authentication-Results header at the top, and forged ones carrying our
 /// authserv-id are removed. Internal failure means TEMPFAIL, never unsigned mail let through silently.
 /// </summary>
-internal sealed partial class AuthFilter : MilterHandlerBase
+internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
 {
     public const int MaxHeaders = 1000;
     public const long MaxHeaderBytes = 1024 * 1024;
@@ -295,6 +295,10 @@ internal sealed partial class AuthFilter : MilterHandlerBase
         ResetMessage();
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>The server disposes the handler after the connection ends, also when OnCloseAsync was never
+    /// reached or failed: the signing hashers and the inbound state of an unfinished message are released.</summary>
+    public void Dispose() => ResetMessage();
 
     /// <summary>The RFC5322.From domain of the current message, parsed once from every From field, stored or not
     /// (complete from end of headers on; the cache is cleared with the message).</summary>

@@ -69,7 +69,9 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var s = _options.Server;
-        ConfigLoader.TryParseMode(s.UnixSocketMode, out var mode);
+        // Validated with the config; a mode that slipped through must not become 0000 (a socket nobody can open).
+        if (!ConfigLoader.TryParseMode(s.UnixSocketMode, out var mode))
+            throw new ConfigException("Server:UnixSocketMode", s.UnixSocketMode, "expected an octal file mode such as 0660");
         var serverOptions = new MilterServerOptions
         {
             MaxFrameSize = s.MaxFrameBytes,

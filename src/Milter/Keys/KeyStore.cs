@@ -25,7 +25,9 @@ public sealed class KeyStore
     public static KeyStore Load(SigningSection signing, TimeProvider time)
     {
         var byDomain = new Dictionary<string, List<DkimSigner>>(StringComparer.OrdinalIgnoreCase);
-        DkimCanonicalizationNames.TryParsePair(signing.Canonicalization, out var headerC, out var bodyC);
+        // Validated with the config, but Load is also called on its own: never sign with a silent simple/simple.
+        if (!DkimCanonicalizationNames.TryParsePair(signing.Canonicalization, out var headerC, out var bodyC))
+            throw new ConfigException("Signing:Canonicalization", signing.Canonicalization, "use relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple");
         var keys = signing.Keys ?? [];
         for (var i = 0; i < keys.Length; i++)
         {

@@ -19,6 +19,7 @@ public sealed class VerificationLog : IAsyncDisposable
     private readonly RateLimitedLog _errors;
     private readonly RetryDelay _retry;
     private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "Closed by CloseFile, which the background writer calls when DisposeAsync has written the last batch.")]
     private FileStream? _file;
     private volatile bool _reopen;
     private long _written;

@@ -49,6 +49,7 @@ internal sealed class BenchProgressWriter : IAsyncDisposable
     public static readonly TimeSpan TerminalInterval = TimeSpan.FromMilliseconds(500);
 
     private readonly BenchProgress _progress;
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "Borrowed: the console (or a test's writer) belongs to the caller.")]
     private readonly TextWriter _output;
     private readonly bool _terminal;
     private readonly CancellationTokenSource _stop = new();

@@ -40,7 +40,8 @@ public sealed class AggregateReportMailer(string host, int port, TimeSpan timeou
     {
         using var client = new SmtpClient { Timeout = (int)timeout.TotalMilliseconds };
         await client.ConnectAsync(host, port, SecureSocketOptions.StartTlsWhenAvailable, ct);
-        await client.SendAsync(BuildMessage(report, gzip, address), ct);
+        using var message = BuildMessage(report, gzip, address);
+        await client.SendAsync(message, ct);
         await client.DisconnectAsync(true, ct);
     }
 }
