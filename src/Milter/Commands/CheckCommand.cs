@@ -54,6 +54,11 @@ public static class CheckCommand
                 Console.Out.WriteLine($"temperror: the evaluation did not finish within {OverallTimeout.TotalSeconds} s");
                 return Program.ExitTemporary;
             }
+            catch (InvalidDataException e)
+            {
+                // Past the pipeline's header cap: not checked (the daemon refuses such mail with 552 5.3.4).
+                throw new UsageException("check: " + e.Message);
+            }
         }
 
         var header = AuthenticationResultsWriter.HeaderName + ":" + outcome.FormatAuthenticationResults(

@@ -203,4 +203,16 @@ public sealed class CheckCommandTests(DmarcCliFixture lab)
         Assert.Equal("", stdout);
         Assert.StartsWith("milter: check: standard input is not a message: it holds a NUL byte at offset", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_header_past_the_cap_is_exit_2_with_one_line_not_a_crash()
+    {
+        // 1.2 MB of header fields: past InboundPipeline.MaxHeaderBytes (the daemon answers such mail 552 5.3.4).
+        var pad = string.Concat(Enumerable.Repeat("X-Pad: " + new string('y', 70) + "\r\n", 16_000));
+        var (code, stdout, stderr) = await CheckAsync("From: a@org.dmarctld\r\n" + pad + "\r\nbody\r\n", Allowed, "bounce@mail.org.dmarctld");
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("milter: check: the message header is larger than", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
 }
