@@ -165,13 +165,13 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
 
     public override async ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken)
     {
-        // A message that cannot be evaluated safely is not evaluated: no partial verdict reaches the logs or the DMARC reports.
-        if (_inbound is not null && Unsafe() is null)
-            _result = await _inbound.CompleteAsync(cancellationToken);
         IReadOnlyList<SignedEntry> signed = [];
         MessageOutcome outcome;
         try
         {
+            // A message that cannot be evaluated safely is not evaluated: no partial verdict reaches the logs or the DMARC reports.
+            if (_inbound is not null && Unsafe() is null)
+                _result = await _inbound.CompleteAsync(cancellationToken);
             outcome = Decide(context, modifier, ref signed);
         }
         catch (Exception e) when (e is not OperationCanceledException)
