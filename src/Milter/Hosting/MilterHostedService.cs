@@ -46,22 +46,14 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     private FilterServices NewServices(MilterOptions options, KeyStore keys)
         => new(options, keys, _loggerFactory.CreateLogger("milter.filter"), TimeProvider.System, _verificationLog, reportStore: _reportStore);
 
-    /// <summary>The DMARC evaluation store for aggregate reports, or null (with one warning) when its directory is unusable.</summary>
+    /// <summary>The DMARC evaluation store for aggregate reports, or null when it is off. The directory was made and checked
+    /// at start-up (<see cref="ReportDataDirectory.Prepare"/>: one line and exit 2, or "" with one warning when optional).</summary>
     private static DmarcReportStore? OpenReportStore(MilterOptions options, ILoggerFactory loggerFactory)
     {
         var directory = options.Reports.DataDirectory;
-        if (string.IsNullOrWhiteSpace(directory)) return null;
-        var logger = loggerFactory.CreateLogger("milter.reports");
-        try
-        {
-            Directory.CreateDirectory(directory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            logger.LogWarning("DMARC report store off: cannot use Reports:DataDirectory {Directory}: {Message}", directory, e.Message);
-            return null;
-        }
-        return new DmarcReportStore(directory, logger, TimeProvider.System);
+        return string.IsNullOrWhiteSpace(directory)
+            ? null
+            : new DmarcReportStore(directory, loggerFactory.CreateLogger("milter.reports"), TimeProvider.System);
     }
 
     public IReadOnlyList<System.Net.EndPoint> EndPoints => _server?.EndPoints ?? [];
