@@ -22,8 +22,8 @@ public sealed class LayerTests
     }
 
     /// <summary>The filter (the daemon's front door) does not reach into the CLI (Commands/): the evaluation both
-    /// share lives below them. Fails while Filter/InboundChecks.cs uses Milter.Commands; passes once the `pipeline`
-    /// branch (one evaluation pipeline, issue 21 item 1) is merged.</summary>
+    /// share lives below them (Milter.MailAuth.Inbound, issue 21 item 1; before it, Filter/InboundChecks.cs used
+    /// Milter.Commands and this test failed).</summary>
     [Fact]
     public void Filter_does_not_use_Commands()
     {

@@ -66,8 +66,9 @@ public sealed class ProjectReferenceTests
             Assert.True(references.SequenceEqual(allowed.Order(StringComparer.Ordinal)),
                 $"{name} references [{string.Join(", ", references)}]; allowed: [{string.Join(", ", allowed)}]");
             var packages = Items(project, "PackageReference").ToList();
-            Assert.True(!packages.Intersect(ForbiddenPackages.GetValueOrDefault(name, [])).Any(),
-                $"{name} takes a package it must not: {string.Join(", ", packages.Intersect(ForbiddenPackages.GetValueOrDefault(name, [])))}");
+            // NuGet ids are case-insensitive: Include="mimekit" is MimeKit.
+            var forbidden = packages.Intersect(ForbiddenPackages.GetValueOrDefault(name, []), StringComparer.OrdinalIgnoreCase).ToList();
+            Assert.True(forbidden.Count == 0, $"{name} takes a package it must not: {string.Join(", ", forbidden)}");
         }
         Assert.Subset(seen.ToHashSet(), new HashSet<string>(["Milter.Protocol", "Milter.MailAuth", "Milter"])); // the walk found the checkout
     }
