@@ -3,8 +3,14 @@ namespace Milter.Protocol;
 /// <summary>Per-connection facts a handler may read: identity, negotiated options and the macros the MTA sent.</summary>
 public sealed class MilterContext
 {
-    private readonly Dictionary<string, string> _connectionMacros = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _messageMacros = new(StringComparer.Ordinal);
+    /// <summary>Most macros kept per scope (connection, message). Postfix sends about 15 in all with its default
+    /// milter_*_macros; the cap only stops a client that sends new names without end.</summary>
+    internal const int MaxMacrosPerScope = 64;
+    /// <summary>Most characters (names plus values) kept per scope.</summary>
+    internal const int MaxMacroCharsPerScope = 16 * 1024;
+
+    private readonly MacroScope _connectionMacros = new();
+    private readonly MacroScope _messageMacros = new();
 
     public MilterContext(long connectionId) => ConnectionId = connectionId;
 
@@ -24,12 +30,21 @@ public sealed class MilterContext
     public string? GetMacro(string name)
     {
         var key = Normalize(name);
-        if (_messageMacros.TryGetValue(key, out var v)) return v;
-        return _connectionMacros.TryGetValue(key, out v) ? v : null;
+        if (_messageMacros.Values.TryGetValue(key, out var v)) return v;
+        return _connectionMacros.Values.TryGetValue(key, out v) ? v : null;
     }
 
-    internal void SetMacro(string name, string value, bool messageScope)
-        => (messageScope ? _messageMacros : _connectionMacros)[Normalize(name)] = value;
+    /// <summary>Stores a macro; false (and nothing stored) when the scope is full: a new name past
+    /// <see cref="MaxMacrosPerScope"/>, or past <see cref="MaxMacroCharsPerScope"/> characters in all.</summary>
+    internal bool SetMacro(string name, string value, bool messageScope)
+        => (messageScope ? _messageMacros : _connectionMacros).TrySet(Normalize(name), value);
+
+    /// <summary>Macros held now in one scope, and their characters (names plus values): for the bound's tests.</summary>
+    internal (int Count, int Chars) MacroUsage(bool messageScope)
+    {
+        var scope = messageScope ? _messageMacros : _connectionMacros;
+        return (scope.Values.Count, scope.Chars);
+    }
 
     internal void ClearMessageMacros() => _messageMacros.Clear();
 
@@ -38,6 +53,28 @@ public sealed class MilterContext
     {
         _connectionMacros.Clear();
         _messageMacros.Clear();
+    }
+
+    private sealed class MacroScope
+    {
+        public readonly Dictionary<string, string> Values = new(StringComparer.Ordinal);
+        public int Chars;
+
+        public bool TrySet(string name, string value)
+        {
+            var had = Values.TryGetValue(name, out var old);
+            var chars = Chars - (had ? name.Length + old!.Length : 0) + name.Length + value.Length;
+            if ((!had && Values.Count >= MaxMacrosPerScope) || chars > MaxMacroCharsPerScope) return false;
+            Values[name] = value;
+            Chars = chars;
+            return true;
+        }
+
+        public void Clear()
+        {
+            Values.Clear();
+            Chars = 0;
+        }
     }
 
     private static string Normalize(string name)

@@ -119,6 +119,43 @@ public class SessionTests
         Assert.Equal("mx.example", ctx.GetMacro("j"));
     }
 
+    /// <summary>A client that sends new macro names without end (each frame within the frame cap) must not grow the
+    /// connection's memory: each scope keeps a bounded number of macros and characters, a known name can still be
+    /// replaced, and macros for a command byte that does not exist are not kept at all.</summary>
+    [Fact]
+    public async Task Macros_are_bounded_per_scope_and_unknown_targets_ignored()
+    {
+        var handler = new RecordingHandler();
+        var h = new SessionHarness(handler);
+        await using var _ = h;
+        await h.NegotiateAsync(flags: MilterProtocolFlags.None);
+        await Macro(h, MilterCommand.Connect, "j", "mx.example");
+        var filler = new string('x', 200);
+        for (var frame = 0; frame < 50; frame++)
+            await Macro(h, MilterCommand.Connect, Enumerable.Range(0, 40).SelectMany(i => new[] { $"{{n{frame}_{i}}}", filler }).ToArray());
+        await Macro(h, 0x01, "{ghost}", "boo");
+        await Connect(h);
+        Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        var ctx = handler.LastContext!;
+        var usage = ctx.MacroUsage(messageScope: false);
+        Assert.InRange(usage.Count, 1, MilterContext.MaxMacrosPerScope);
+        Assert.InRange(usage.Chars, 1, MilterContext.MaxMacroCharsPerScope);
+        Assert.Equal("mx.example", ctx.GetMacro("j"));
+        Assert.Null(ctx.GetMacro("ghost"));
+        Assert.Null(ctx.GetMacro("n49_39"));
+
+        await Macro(h, MilterCommand.Connect, "j", "mx2.example");
+        for (var frame = 0; frame < 50; frame++)
+            await Macro(h, MilterCommand.Mail, Enumerable.Range(0, 40).SelectMany(i => new[] { $"m{frame}_{i}", filler }).ToArray());
+        await Mail(h);
+        Assert.Equal(MilterResponseCode.Continue, await h.ReplyAsync());
+        Assert.InRange(ctx.MacroUsage(messageScope: true).Count, 1, MilterContext.MaxMacrosPerScope);
+        Assert.InRange(ctx.MacroUsage(messageScope: true).Chars, 1, MilterContext.MaxMacroCharsPerScope);
+        Assert.Equal("mx2.example", ctx.GetMacro("j"));
+        Assert.True(h.Logs.Has(LogLevel.Warning, "too many macros"));
+        Assert.True(h.Logs.Has(LogLevel.Warning, "unknown command 0x01"));
+    }
+
     /// <summary>The MTA may send the next message's commands as soon as it has the end-of-message reply, and a
     /// handler or test that sees the reply may read the context: the message state is gone before the reply leaves.
     /// (The test above once saw {auth_type} still set under load: the session cleared it after sending.)</summary>

@@ -200,7 +200,15 @@ public sealed partial class MilterSession
                 _logger.LogWarning("conn {Id}: empty SMFIC_MACRO ignored", _context.ConnectionId);
             return;
         }
-        var messageScope = CommandTable.Find(target)?.MessageMacros ?? false;
+        var rule = CommandTable.Find(target);
+        if (rule is null)
+        {
+            // A macro list for a command that does not exist would otherwise live as long as the connection.
+            if (_logLimiter.Allow("bad SMFIC_MACRO"))
+                _logger.LogWarning("conn {Id}: SMFIC_MACRO for unknown command 0x{Target:X2} ignored", _context.ConnectionId, target);
+            return;
+        }
+        var messageScope = rule.MessageMacros;
         while (!reader.End)
         {
             if (!reader.TryReadCString(out var name) || !reader.TryReadCString(out var value))
@@ -209,7 +217,9 @@ public sealed partial class MilterSession
                     _logger.LogWarning("conn {Id}: truncated SMFIC_MACRO for {Command}: rest ignored", _context.ConnectionId, CommandTable.Name(target));
                 return;
             }
-            if (name.Length > 0) _context.SetMacro(name, value, messageScope);
+            if (name.Length > 0 && !_context.SetMacro(name, value, messageScope) && _logLimiter.Allow("macro cap"))
+                _logger.LogWarning("conn {Id}: too many macros for {Command} (more than {Count} or {Chars} characters): {Name} ignored",
+                    _context.ConnectionId, CommandTable.Name(target), MilterContext.MaxMacrosPerScope, MilterContext.MaxMacroCharsPerScope, name);
         }
     }
 
