@@ -15,9 +15,9 @@ internal static class CliStdin
     /// a <see cref="UsageException"/> (exit 2). When stdin is a terminal, says so on stderr first.</summary>
     public static async Task<byte[]> ReadMessageAsync(string command)
     {
-        if (!Console.IsInputRedirected)
+        if (CliStdio.InputIsTerminal)
             await Console.Error.WriteLineAsync(TerminalPrompt);
-        await using var stdin = Console.OpenStandardInput();
+        await using var stdin = CliStdio.OpenInput();
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int n;

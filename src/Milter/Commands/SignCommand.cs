@@ -63,7 +63,7 @@ public static class SignCommand
             Console.Error.WriteLine("milter: sign: cannot sign the message: " + result.Error);
             return Program.ExitCheckFailed;
         }
-        await using var stdout = Console.OpenStandardOutput();
+        await using var stdout = CliStdio.OpenOutput();
         await stdout.WriteAsync(signed);
         await stdout.FlushAsync();
         return Program.ExitOk;

@@ -4,7 +4,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter check` through the real executable: SPF, DKIM and DMARC against records served by Knot.</summary>
+/// <summary>`milter check` through the CLI (in process, see CliProcessTests): SPF, DKIM and DMARC against records served by Knot.</summary>
 [Collection(DmarcCliCollection.Name)]
 public sealed class CheckCommandTests(DmarcCliFixture lab)
 {

@@ -5,7 +5,7 @@ namespace Milter.Tests.Commands;
 
 /// <summary>Issue 20 item 1: help for `milter` and every command (--help, -h, `help COMMAND`), unknown options
 /// and commands named with the one meant, stray arguments and missing values: exit 2 with one line on stderr.
-/// Through the real executable.</summary>
+/// In process where the runner can (CliProcessTests shows the executable answers the same), else as a process.</summary>
 public sealed class CliParsingTests
 {
     private static Task<(int ExitCode, string StdOut, string StdErr)> MilterAsync(params string[] args) =>

@@ -4,7 +4,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter dmarc` through the real executable; DMARC records served by Knot on loopback.</summary>
+/// <summary>`milter dmarc` through the CLI (in process, see CliProcessTests); DMARC records served by Knot on loopback.</summary>
 [Collection(DmarcCliCollection.Name)]
 public sealed class DmarcCommandTests(DmarcCliFixture lab)
 {

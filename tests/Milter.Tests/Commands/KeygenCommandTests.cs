@@ -5,7 +5,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter keygen` through the real executable.</summary>
+/// <summary>`milter keygen` through the CLI (in process, see CliProcessTests).</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed partial class KeygenCommandTests
 {

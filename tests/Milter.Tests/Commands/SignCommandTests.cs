@@ -5,7 +5,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter sign` through the real executable; the output is verified by dkimpy with the key
+/// <summary>`milter sign` through the CLI (in process, see CliProcessTests); the output is verified by dkimpy with the key
 /// records (written by keygen) served by Knot.</summary>
 [Collection(CliKeysCollection.Name)]
 public sealed class SignCommandTests(CliKeysFixture keys)

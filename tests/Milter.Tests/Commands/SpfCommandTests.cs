@@ -4,7 +4,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter spf` through the real executable; SPF records served by Knot on loopback.</summary>
+/// <summary>`milter spf` through the CLI (in process, see CliProcessTests); SPF records served by Knot on loopback.</summary>
 [Collection(AuthCliCollection.Name)]
 public sealed class SpfCommandTests(AuthCliFixture lab)
 {

@@ -4,7 +4,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter testkey` through the real executable against records served by Knot on loopback.</summary>
+/// <summary>`milter testkey` through the CLI (in process, see CliProcessTests) against records served by Knot on loopback.</summary>
 [Collection(CliKeysCollection.Name)]
 public sealed class TestkeyCommandTests(CliKeysFixture keys)
 {

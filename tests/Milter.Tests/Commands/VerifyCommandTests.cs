@@ -4,7 +4,7 @@ using Milter.Tests.Fixtures;
 
 namespace Milter.Tests.Commands;
 
-/// <summary>`milter verify` through the real executable; key records served by Knot on loopback.</summary>
+/// <summary>`milter verify` through the CLI (in process, see CliProcessTests); key records served by Knot on loopback.</summary>
 [Collection(AuthCliCollection.Name)]
 public sealed class VerifyCommandTests(AuthCliFixture lab)
 {

@@ -135,7 +135,7 @@ public sealed class FrontDoorEqualityTests(DmarcCliFixture lab, ITestOutputHelpe
     {
         var c = Cases().Single(x => x.Number == number);
         var daemon = await ThroughFilterAsync(new FilterDriver(Options(), dns: null), c);
-        var (_, stdout, stderr) = await MilterDaemon.RunCliAsync(["check", "--client-ip", c.Ip, "--helo", c.Helo, "--mail-from", c.MailFrom,
+        var (_, stdout, stderr) = await MilterDaemon.RunCliProcessAsync(["check", "--client-ip", c.Ip, "--helo", c.Helo, "--mail-from", c.MailFrom,
             "--authserv-id", FilterDriver.AuthservId, .. lab.DnsArgs], c.Message);
         var at = stdout.IndexOf("Authentication-Results:", StringComparison.Ordinal);
         Assert.True(at >= 0, stdout + stderr);

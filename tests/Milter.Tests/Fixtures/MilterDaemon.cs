@@ -38,8 +38,20 @@ public sealed class MilterDaemon : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs `milter ARGS` to completion (for CLI tests).</summary>
-    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunCliAsync(IEnumerable<string> args, string? stdin = null,
+    /// <summary>Runs `milter ARGS` to completion (for CLI tests): in the test process when the command allows it
+    /// and no environment is given (<see cref="InProcessCli"/>), else as a process.</summary>
+    public static Task<(int ExitCode, string StdOut, string StdErr)> RunCliAsync(IEnumerable<string> args, string? stdin = null,
+        IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        var list = args.ToList();
+        return environment is null && InProcessCli.Supports(list)
+            ? InProcessCli.RunAsync(list, stdin, timeout ?? TimeSpan.FromSeconds(60))
+            : RunCliProcessAsync(list, stdin, environment, timeout);
+    }
+
+    /// <summary>Runs `dotnet milter.dll ARGS` as a process to completion: for what only a process shows (exit
+    /// status, stdin and stdout as pipes, the environment, signals).</summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunCliProcessAsync(IEnumerable<string> args, string? stdin = null,
         IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
     {
         var psi = NewStartInfo(args, environment);
