@@ -37,7 +37,11 @@ public static class DkimPy
     /// <summary>Verifies every DKIM-Signature (each index on its own) with keys from the DNS server on
     /// 127.0.0.1:<paramref name="dnsServerPort"/>.</summary>
     public static async Task<DkimPyVerification> VerifyAsync(byte[] message, int dnsServerPort, CancellationToken ct = default) =>
-        (await RunVerifyAsync(dnsServerPort, [(message, null)], SingleTimeout, ct))[0];
+        (await RunVerifyAsync(dnsServerPort, [(message, null)], SizedTimeout(message), ct))[0];
+
+    /// <summary>The single-message bound, plus 2 s per MB: python hashes a 50 MB message in several seconds on a quiet
+    /// machine, and it took over a minute on this 2-core machine under a load of 30.</summary>
+    private static TimeSpan SizedTimeout(byte[] message) => SingleTimeout + TimeSpan.FromSeconds(2.0 * message.Length / (1024 * 1024));
 
     /// <summary>Verifies many messages in one python process, every signature index on its own, each message
     /// with its own keys: TXT records by name (e.g. "sel._domainkey.example.com"); no DNS is used.
