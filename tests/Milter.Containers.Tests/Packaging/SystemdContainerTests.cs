@@ -54,6 +54,12 @@ public sealed class SystemdContainerTests(DebPackage package, ITestOutputHelper 
         await ExpectAsync("cp /root/milter.json /etc/milter/milter.json; journalctl -u milter _COMM=milter --no-pager -o cat | grep -c '^[0-9]'; true", "0");
         await ExpectAsync("systemctl show -p NRestarts --value milter", "0");
 
+        // An upgrade (here a reinstall: postinst configure with the old version) keeps the modes the postmaster set.
+        (await ExecAsync("chmod 0700 /etc/milter/keys /var/lib/milter")).EnsureSuccess("chmod");
+        (await ExecAsync($"DEBIAN_FRONTEND=noninteractive apt-get install --reinstall -y -q {Deb}")).EnsureSuccess("apt reinstall");
+        await ExpectAsync("stat -c '%a' /etc/milter/keys /var/lib/milter", "700\n700");
+        await ExpectAsync("systemctl is-active milter", "active");
+
         // apt remove: config, keys and data stay; the service is gone.
         (await ExecAsync("echo key > /etc/milter/keys/sel.example.pem && echo data > /var/lib/milter/verification.jsonl")).EnsureSuccess("make key and data");
         (await ExecAsync("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q milter")).EnsureSuccess("apt remove");
