@@ -54,10 +54,11 @@ public sealed class SystemdContainerTests(DebPackage package, ITestOutputHelper 
         await ExpectAsync("cp /root/milter.json /etc/milter/milter.json; journalctl -u milter _COMM=milter --no-pager -o cat | grep -c '^[0-9]'; true", "0");
         await ExpectAsync("systemctl show -p NRestarts --value milter", "0");
 
-        // An upgrade (here a reinstall: postinst configure with the old version) keeps the modes the postmaster set.
-        (await ExecAsync("chmod 0700 /etc/milter/keys /var/lib/milter")).EnsureSuccess("chmod");
+        // An upgrade (here a reinstall: postinst configure with the old version) keeps the key directory's mode as
+        // the postmaster set it. (/var/lib/milter is the unit's StateDirectory: systemd sets its mode at each start.)
+        (await ExecAsync("chmod 0700 /etc/milter/keys")).EnsureSuccess("chmod");
         (await ExecAsync($"DEBIAN_FRONTEND=noninteractive apt-get install --reinstall -y -q {Deb}")).EnsureSuccess("apt reinstall");
-        await ExpectAsync("stat -c '%a' /etc/milter/keys /var/lib/milter", "700\n700");
+        await ExpectAsync("stat -c '%a' /etc/milter/keys", "700");
         await ExpectAsync("systemctl is-active milter", "active");
 
         // apt remove: config, keys and data stay; the service is gone.
