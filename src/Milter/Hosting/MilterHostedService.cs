@@ -121,6 +121,8 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
             var keys = KeyStore.Load(options.Signing, TimeProvider.System);
             if (!options.Listen!.SequenceEqual(_options.Listen!))
                 _logger.LogWarning("reload: Listen changed; restart milter to listen on the new sockets");
+            if (options.Metrics.Listen != _options.Metrics.Listen)
+                _logger.LogWarning("reload: Metrics:Listen changed; restart milter to move the metrics endpoint");
             _holder.Current = NewServices(options, keys);
             _verificationLog?.Reopen();
             _logger.LogInformation("reload: config and {Keys} signing key(s) loaded", keys.Count);
