@@ -48,7 +48,9 @@ public sealed class DkimVerifier
     /// <summary>The key record at <paramref name="name"/>, from the cache or DNS.</summary>
     internal async Task<DkimKeyRecordResult> GetKeyAsync(string name, CancellationToken cancellationToken)
     {
-        if (KeyCache.TryGet(name, out DkimKeyRecordResult cached))
+        bool hit = KeyCache.TryGet(name, out DkimKeyRecordResult cached);
+        Options.KeyCacheObserver?.KeyLookup(hit);
+        if (hit)
         {
             return cached;
         }

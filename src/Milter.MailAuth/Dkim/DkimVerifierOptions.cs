@@ -41,6 +41,9 @@ public sealed class DkimVerifierOptions
 
     public TimeSpan KeyCacheTimeToLive { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Told of every key lookup, whether the cache had the key (for metrics); null: nobody is told.</summary>
+    public IDkimKeyCacheObserver? KeyCacheObserver { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {

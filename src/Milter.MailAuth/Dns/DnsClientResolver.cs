@@ -49,10 +49,12 @@ public sealed class DnsClientResolver : IDnsResolver
     }
 
     /// <summary>The resolver the daemon uses: a <see cref="DnsClientResolver"/> behind a
-    /// <see cref="CachingDnsResolver"/> (no cache when <see cref="DnsResolverOptions.CacheEntries"/> is 0).</summary>
-    public static IDnsResolver CreateCached(DnsResolverOptions options, TimeProvider time)
+    /// <see cref="CachingDnsResolver"/> (no cache when <see cref="DnsResolverOptions.CacheEntries"/> is 0); with an
+    /// <paramref name="observer"/>, every query sent (cache misses) is reported to it.</summary>
+    public static IDnsResolver CreateCached(DnsResolverOptions options, TimeProvider time, IDnsQueryObserver? observer = null)
     {
-        var client = new DnsClientResolver(options);
+        IDnsResolver client = new DnsClientResolver(options);
+        if (observer is not null) client = new ObservedDnsResolver(client, observer);
         return options.CacheEntries == 0 ? client : new CachingDnsResolver(client, options, time);
     }
 

@@ -19,6 +19,7 @@ public sealed class MilterOptions
     public ReportLogSection ReportLog { get; set; } = new();
     public ReportsSection Reports { get; set; } = new();
     public ServerSection Server { get; set; } = new();
+    public MetricsSection Metrics { get; set; } = new();
     /// <summary>Console log level: Trace, Debug, Information, Warning, Error.</summary>
     public string LogLevel { get; set; } = "Information";
 }
@@ -111,6 +112,13 @@ public sealed class ReportsSection
     /// <summary>When the data directory cannot be written: false (the default) stops start-up with one line; true runs
     /// without the DMARC report store, with one warning line.</summary>
     public bool Optional { get; set; }
+}
+
+public sealed class MetricsSection
+{
+    /// <summary>Where the Prometheus endpoint listens, e.g. http://127.0.0.1:9464/metrics; empty (the default): no endpoint
+    /// (the instruments are there for dotnet-counters all the same).</summary>
+    public string? Listen { get; set; }
 }
 
 public sealed class ServerSection

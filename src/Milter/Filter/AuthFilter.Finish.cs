@@ -18,6 +18,7 @@ internal sealed partial class AuthFilter
         var elapsed = _state.StartTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_state.StartTimestamp);
         var queueId = context.GetMacro("i");
         LogOutcome(queueId, outcome, elapsed);
+        RecordMetrics(outcome);
         StoreDmarcEvaluation(outcome);
         WriteVerificationRecord(queueId, outcome, elapsed);
         ResetMessage();
@@ -43,6 +44,16 @@ internal sealed partial class AuthFilter
                 signedText, clauses is null or { Count: 0 } ? "none" : string.Join(' ', clauses.Select(r => $"{r.Method}={r.Result}")),
                 outcome.ForgedRemoved, _state.BodyBytes, elapsed.TotalMilliseconds);
         }
+    }
+
+    /// <summary>The message in the daemon's instruments: its verdict, the time its end of message took, its signatures
+    /// and its verification results.</summary>
+    private void RecordMetrics(MessageOutcome outcome)
+    {
+        if (_services.Metrics is not { } metrics) return;
+        metrics.MessageFinished(IsOutbound(), outcome.Verdict.ToKeyword(), Stopwatch.GetElapsedTime(_endOfMessageStart));
+        if (outcome.Verdict is Verdict.Continue or Verdict.Quarantine) metrics.Signed(outcome.Signed); // the message left with them
+        if (_result is { } inbound) metrics.Verified(inbound.Clauses);
     }
 
     /// <summary>The DMARC evaluation of an author domain, for aggregate reports (RFC 9989 / RFC 7489 7.2).</summary>

@@ -53,6 +53,7 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
     private InboundMessage? _inbound;
     private InboundResult? _result;
     private AuthorDomain? _author;
+    private long _endOfMessageStart;
 
     public AuthFilter(FilterServicesHolder holder)
     {
@@ -165,6 +166,7 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
 
     public override async ValueTask<MilterResponse> OnEndOfMessageAsync(MilterContext context, IMessageModifier modifier, CancellationToken cancellationToken)
     {
+        _endOfMessageStart = Stopwatch.GetTimestamp();
         IReadOnlyList<SignedEntry> signed = [];
         MessageOutcome outcome;
         try

@@ -3,6 +3,7 @@ using Milter.Configuration;
 using Milter.Keys;
 using Milter.MailAuth.Dns;
 using Milter.MailAuth.Inbound;
+using Milter.Metrics;
 using Milter.Reporting;
 using Milter.Reporting.Aggregate;
 
@@ -13,11 +14,14 @@ namespace Milter.Filter;
 internal sealed class FilterServices
 {
     public FilterServices(MilterOptions options, KeyStore keys, ILogger logger, TimeProvider time, VerificationLog? verificationLog = null,
-        IDnsResolver? dns = null, DmarcReportStore? reportStore = null)
+        IDnsResolver? dns = null, DmarcReportStore? reportStore = null, MilterMetrics? metrics = null)
     {
         ReportStore = reportStore;
-        Dns = dns ?? DnsClientResolver.CreateCached(options.ToDnsResolverOptions(), time);
-        Inbound = new InboundPipeline(Dns, options.ToInboundPipelineOptions(), time);
+        Metrics = metrics;
+        Dns = dns ?? DnsClientResolver.CreateCached(options.ToDnsResolverOptions(), time, metrics);
+        var inbound = options.ToInboundPipelineOptions();
+        inbound.Dkim.KeyCacheObserver = metrics;
+        Inbound = new InboundPipeline(Dns, inbound, time);
         Options = options;
         Keys = keys;
         Logger = logger;
@@ -36,6 +40,8 @@ internal sealed class FilterServices
     public TimeProvider Time { get; }
     public VerificationLog? VerificationLog { get; }
     public DmarcReportStore? ReportStore { get; }
+    /// <summary>The daemon's instruments (one for its lifetime, across reloads); null where nothing is measured.</summary>
+    public MilterMetrics? Metrics { get; }
 
     /// <summary>The one place that decides the direction of a message (PRODUCT.md "Who is signed"): mail from an
     /// internal host, or from an authenticated client when SignAuthenticated is on, is outbound: it may be signed and

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Filter;
 using Milter.Keys;
+using Milter.Metrics;
 using Milter.Protocol.Server;
 using Milter.Reporting;
 using Milter.Reporting.Aggregate;
@@ -24,6 +25,8 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     private readonly FilterServicesHolder _holder;
     private readonly VerificationLog? _verificationLog;
     private readonly DmarcReportStore? _reportStore;
+    private readonly MilterMetrics _metrics = new();
+    private MetricsEndpoint? _metricsEndpoint;
     private MilterServer? _server;
     private PosixSignalRegistration? _sighup;
     private readonly Lock _reloadLock = new();
@@ -40,11 +43,13 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
                 loggerFactory.CreateLogger<VerificationLog>(), TimeProvider.System);
         }
         _reportStore = OpenReportStore(options, loggerFactory);
+        if (_verificationLog is { } log) _metrics.ObserveQueue("verification_log", () => log.QueueDepth, () => log.DroppedCount);
+        if (_reportStore is { } store) _metrics.ObserveQueue("report_store", () => store.QueueDepth, () => store.DroppedCount);
         _holder = new FilterServicesHolder(NewServices(options, keys));
     }
 
     private FilterServices NewServices(MilterOptions options, KeyStore keys)
-        => new(options, keys, _loggerFactory.CreateLogger("milter.filter"), TimeProvider.System, _verificationLog, reportStore: _reportStore);
+        => new(options, keys, _loggerFactory.CreateLogger("milter.filter"), TimeProvider.System, _verificationLog, reportStore: _reportStore, metrics: _metrics);
 
     /// <summary>The DMARC evaluation store for aggregate reports, or null when it is off. The directory was made and checked
     /// at start-up (<see cref="ReportDataDirectory.Prepare"/>: one line and exit 2, or "" with one warning when optional).</summary>
@@ -76,9 +81,14 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
             UnixSocketMode = mode,
             DrainTimeout = TimeSpan.FromSeconds(s.DrainTimeoutSeconds),
         };
+        // Before the milter sockets: an endpoint that cannot listen stops start-up before any mail is taken.
+        if (MetricsListenAddress.TryParse(_options.Metrics.Listen, out var metricsAddress, out _))
+            _metricsEndpoint = MetricsEndpoint.Start(metricsAddress, _metrics, _loggerFactory.CreateLogger("milter.metrics"));
         _server = new MilterServer(serverOptions, () => new AuthFilter(_holder), _loggerFactory);
         var specs = _options.Listen!.Select(ListenSpec.Parse).ToList();
         await _server.StartAsync(specs, cancellationToken);
+        var server = _server;
+        _metrics.ObserveConnections(() => server.ActiveConnections);
         if (!OperatingSystem.IsWindows())
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSighup);
         _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s); verification log {Log}; DMARC report store {Store}",
@@ -111,6 +121,8 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
             var keys = KeyStore.Load(options.Signing, TimeProvider.System);
             if (!options.Listen!.SequenceEqual(_options.Listen!))
                 _logger.LogWarning("reload: Listen changed; restart milter to listen on the new sockets");
+            if (options.Metrics.Listen != _options.Metrics.Listen)
+                _logger.LogWarning("reload: Metrics:Listen changed; restart milter to move the metrics endpoint");
             _holder.Current = NewServices(options, keys);
             _verificationLog?.Reopen();
             _logger.LogInformation("reload: config and {Keys} signing key(s) loaded", keys.Count);
@@ -136,6 +148,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         await _server.StopAsync(cancellationToken);
         if (_verificationLog is not null) await _verificationLog.DisposeAsync();
         if (_reportStore is not null) await _reportStore.DisposeAsync();
+        if (_metricsEndpoint is not null) await _metricsEndpoint.DisposeAsync();
         _logger.LogInformation("milter stopped");
     }
 
@@ -145,5 +158,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         if (_server is not null) await _server.DisposeAsync();
         if (_verificationLog is not null) await _verificationLog.DisposeAsync();
         if (_reportStore is not null) await _reportStore.DisposeAsync();
+        if (_metricsEndpoint is not null) await _metricsEndpoint.DisposeAsync();
+        _metrics.Dispose();
     }
 }

@@ -64,6 +64,9 @@ internal sealed class BackgroundBatchWriter<T> : IAsyncDisposable where T : clas
         _writer = Task.Run(WriteLoopAsync);
     }
 
+    /// <summary>Items waiting for the writer now.</summary>
+    public int QueueDepth => _channel.Reader.Count;
+
     /// <summary>Items refused because the queue was full.</summary>
     public long DroppedCount => Interlocked.Read(ref _dropped);
 

@@ -49,6 +49,9 @@ public sealed class VerificationLog : IAsyncDisposable
     /// <summary>Records refused because the queue was full.</summary>
     public long DroppedCount => _writer?.DroppedCount ?? 0;
 
+    /// <summary>Records waiting to be written.</summary>
+    public int QueueDepth => _writer?.QueueDepth ?? 0;
+
     /// <summary>Records lost because the file could not be opened or written.</summary>
     public long LostCount => Interlocked.Read(ref _lost);
 

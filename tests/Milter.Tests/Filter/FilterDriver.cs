@@ -6,6 +6,7 @@ using Milter.Filter;
 using Milter.Keys;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dns;
+using Milter.Metrics;
 using Milter.Protocol;
 using Milter.Tests.Reporting;
 
@@ -23,15 +24,16 @@ internal sealed class FilterDriver
 
     private readonly FilterServicesHolder _holder;
 
-    public FilterDriver(Action<MilterOptions>? configure = null, KeyStore? keys = null)
-        : this(Options(configure), new NxDomainResolver(), keys)
+    public FilterDriver(Action<MilterOptions>? configure = null, KeyStore? keys = null, MilterMetrics? metrics = null)
+        : this(Options(configure), new NxDomainResolver(), keys, metrics: metrics)
     {
     }
 
     /// <summary>A filter with these options; <paramref name="dns"/> null means the resolver the daemon builds from them.</summary>
-    public FilterDriver(MilterOptions options, IDnsResolver? dns, KeyStore? keys = null, TimeProvider? time = null)
+    public FilterDriver(MilterOptions options, IDnsResolver? dns, KeyStore? keys = null, TimeProvider? time = null, MilterMetrics? metrics = null)
     {
-        _holder = new FilterServicesHolder(new FilterServices(options, keys ?? KeyStore.Empty, Logger, time ?? TimeProvider.System, dns: dns));
+        _holder = new FilterServicesHolder(new FilterServices(options, keys ?? KeyStore.Empty, Logger, time ?? TimeProvider.System, dns: dns,
+            metrics: metrics));
     }
 
     /// <summary>The driver's default options (authserv-id <see cref="AuthservId"/>, no report store), then <paramref name="configure"/>.</summary>

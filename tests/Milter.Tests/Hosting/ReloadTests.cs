@@ -48,6 +48,20 @@ public sealed class ReloadTests : IDisposable
         Assert.Contains(_log.Entries, e => e.Message == "reload: config and 0 signing key(s) loaded");
     }
 
+    [Fact]
+    public async Task A_changed_metrics_address_is_a_warning_that_a_restart_moves_it()
+    {
+        var path = WriteConfig("\"127.0.0.1:53\"");
+        await using var service = Service(path);
+
+        File.WriteAllText(path, """{ "AuthservId": "mx.reload.test", "Reports": { "DataDirectory": "" }, "Metrics": { "Listen": "http://127.0.0.1:9464/metrics" } }""");
+        service.Reload();
+
+        Assert.Contains(_log.Entries, e => e.Level == LogLevel.Warning
+            && e.Message == "reload: Metrics:Listen changed; restart milter to move the metrics endpoint");
+        Assert.Contains(_log.Entries, e => e.Message == "reload: config and 0 signing key(s) loaded");
+    }
+
     public void Dispose() => _dir.Dispose();
 
     private sealed class OneLoggerFactory(ILogger logger) : ILoggerFactory

@@ -53,6 +53,9 @@ public sealed class DmarcReportStore : IAsyncDisposable
     /// <summary>Evaluations refused because the queue was full.</summary>
     public long DroppedCount => _writer.DroppedCount;
 
+    /// <summary>Evaluations waiting to be stored.</summary>
+    public int QueueDepth => _writer.QueueDepth;
+
     /// <summary>Evaluations lost because the database could not be opened or written.</summary>
     public long LostCount => Interlocked.Read(ref _lost);
 
