@@ -26,7 +26,7 @@ internal static class OpenDkimSigning
             }
             if (signingTable is null)
                 throw OpenDkimError.At(keyTable.Source, "KeyTable is set but SigningTable is not: nothing says which mail each key signs (SetupPolicyScript is not supported)");
-            var keys = KeyTable(OpenDkimDataset.Read(keyTable, baseDirectory), baseDirectory, requireSafeKeys);
+            var keys = KeyTable(OpenDkimDataset.Read(keyTable, baseDirectory), baseDirectory, requireSafeKeys, t);
             var rules = SigningTable(OpenDkimDataset.Read(signingTable, baseDirectory), keys, multiple, t, signingTable);
             t.Note(keyTable, $"{keys.Count} key(s) read and checked");
             t.Note(signingTable, $"{rules.Count} rule(s) in Signing:Rules{(multiple ? ", each with Continue (MultipleSignatures)" : "")}");
@@ -59,7 +59,7 @@ internal static class OpenDkimSigning
     }
 
     /// <summary>KeyTable: NAME DOMAIN:SELECTOR:KEYFILE per line (DOMAIN "%" is the From domain; "%" in KEYFILE too).</summary>
-    private static Dictionary<string, TableKey> KeyTable(OpenDkimDataset table, string? baseDirectory, bool requireSafeKeys)
+    private static Dictionary<string, TableKey> KeyTable(OpenDkimDataset table, string? baseDirectory, bool requireSafeKeys, OpenDkimTranslation t)
     {
         var keys = new Dictionary<string, TableKey>(StringComparer.OrdinalIgnoreCase);
         foreach (var e in table.Entries)
@@ -71,7 +71,12 @@ internal static class OpenDkimSigning
             if (!(path.StartsWith('/') || path.StartsWith("./", StringComparison.Ordinal) || path.StartsWith("../", StringComparison.Ordinal)))
                 throw OpenDkimError.At(e.Source, $"KeyTable entry \"{e.Key}\" holds the private key itself; milter reads keys from files only: put it in a file (mode 0600) and give its path");
             path = OpenDkimDataset.Resolve(path, baseDirectory);
-            if (!path.Contains('%', StringComparison.Ordinal)) CheckKeyFile(path, e.Source, requireSafeKeys);
+            if (!path.Contains('%', StringComparison.Ordinal) && CheckKeyFile(path, e.Source, requireSafeKeys) == DkimKeyType.Ed25519)
+            {
+                // OpenDKIM signs every key with SignatureAlgorithm (rsa-sha256 by default) and so fails on an Ed25519 key
+                // (measured: it answers with On-SignatureError); milter signs it with ed25519-sha256 (RFC 8463).
+                t.Warnings.Add($"opendkim: {e.Source}: key \"{e.Key}\" is an Ed25519 key: milter signs it with ed25519-sha256, where OpenDKIM 2.11 fails to sign with it (it applies SignatureAlgorithm to every key)");
+            }
             if (!keys.ContainsKey(e.Key))
                 keys[e.Key] = new TableKey(e.Key, new SigningKeyOptions { Domain = domain, Selector = selector, KeyFile = path }, e.Source);
         }
@@ -79,7 +84,7 @@ internal static class OpenDkimSigning
     }
 
     /// <summary>The key file checks of the daemon (<see cref="KeyFileCheck"/>) and a parse of the key, as an error naming the table line.</summary>
-    private static void CheckKeyFile(string path, OpenDkimSource source, bool requireSafeKeys)
+    private static DkimKeyType CheckKeyFile(string path, OpenDkimSource source, bool requireSafeKeys)
     {
         var problem = KeyFileCheck.Problem(path, allowGroupReadable: !requireSafeKeys);
         if (problem is not null)
@@ -88,7 +93,8 @@ internal static class OpenDkimSigning
         {
             var loaded = DkimPrivateKey.Load(KeyFileCheck.ReadBounded(path));
             if (!loaded.Success) throw OpenDkimError.At(source, $"key file {path} is not a usable private key: {loaded.Error}");
-            loaded.Key!.Dispose();
+            using var key = loaded.Key!;
+            return key.KeyType;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

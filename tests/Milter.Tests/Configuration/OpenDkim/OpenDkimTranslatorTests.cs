@@ -48,7 +48,7 @@ public sealed class OpenDkimTranslatorTests : IDisposable
         Assert.Equal(["unix:/run/opendkim/opendkim.sock"], t.Options.Listen!);
         Assert.Equal("relaxed/simple", t.Options.Signing.Canonicalization);
         Assert.Equal(["From"], t.Options.Signing.OversignHeaders!);
-        Assert.Equal(["127.0.0.1"], t.Options.Signing.InternalHosts!);
+        Assert.Equal(["127.0.0.1", "::1"], t.Options.Signing.InternalHosts!);
         Assert.Equal("0660", t.Options.Server.UnixSocketMode);
         Assert.Equal("example.com/2020", Signs(store, "a@example.com"));
         Assert.Equal("", Signs(store, "a@sub.example.com"));
@@ -100,7 +100,9 @@ public sealed class OpenDkimTranslatorTests : IDisposable
             example.com        one
             """);
         _files.WriteConf("KeyTable {DIR}/keys.table\nSigningTable file:{DIR}/signing.table\n");
-        var (_, store) = Load();
+        var (t, store) = Load();
+        Assert.EndsWith("keys.table line 3: key \"three\" is an Ed25519 key: milter signs it with ed25519-sha256, where OpenDKIM 2.11 fails to sign with it (it applies SignatureAlgorithm to every key)",
+            Assert.Single(t.Warnings), StringComparison.Ordinal);
         Assert.Equal("example.com/one", Signs(store, "a@example.com"));
         Assert.Equal("example.com/two", Signs(store, "a@x.example.com"));
         Assert.Equal("example.com/three", Signs(store, "a@example.org"));
