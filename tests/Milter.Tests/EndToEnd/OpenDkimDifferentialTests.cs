@@ -119,6 +119,17 @@ public sealed class OpenDkimDifferentialTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task File_signing_table_in_opendkims_lookup_order_with_a_percent_key_name()
+    {
+        _files.Write("KeyTable", $"kuser f.example:fuser:{Key("fuser")}\nkdom f.example:fdom:{Key("fdom")}\nksub f.example:fsub:{Key("fsub")}\n" +
+            $"kany relay.example:fany:{Key("fany")}\ng.example g.example:gsel:{Key("gsel")}\n");
+        _files.Write("SigningTable", "admin@* kany\n.f.example ksub\nboss@f.example kuser\nf.example kdom\ng.example %\nboss@.f.example kuser\n");
+        Conf($"KeyTable {_files.Dir}/KeyTable\nSigningTable file:{_files.Dir}/SigningTable\n");
+        await AssertSameDecisionsAsync(["boss@f.example", "x@f.example", "y@a.f.example", "admin@h.example", "z@g.example", "w@other.example",
+            "boss@a.b.f.example", "admin@f.example"]);
+    }
+
+    [Fact]
     public async Task Internal_hosts_and_external_ignore_list_with_negation()
     {
         var key = Key("hosts");
