@@ -45,6 +45,19 @@ public sealed class OpenDkimDaemonConfigTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_names_each_unsupported_option_in_one_warning_line_at_start()
+    {
+        WriteSetup("*@a.example a\n");
+        File.AppendAllText(_files.Conf, "Syslog yes\nUserID opendkim\n");
+        var port = Milter.TestKit.FreePort.Next();
+        await using var daemon = await MilterDaemon.StartAsync(["--opendkim-config", _files.Conf, "--listen", $"inet:{port}@127.0.0.1"]);
+        var lines = daemon.Output.Split('\n');
+        foreach (var option in new[] { "PidFile", "Syslog", "UserID" })
+            Assert.Single(lines, l => l.Contains($": {option} is not supported: ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("milter started", StringComparison.Ordinal) && l.Contains("; 1 signing key(s);", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Run_on_a_broken_table_exits_2_with_one_line_naming_the_file_and_line()
     {
         WriteSetup("*@a.example a\n\n*@c.example c\n");
