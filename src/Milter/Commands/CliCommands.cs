@@ -22,6 +22,8 @@ internal static class CliCommands
 
     private static readonly CliOption Config = new("config", "FILE",
         "JSON config file (default: the embedded config); MILTER_ environment variables apply on top");
+    private static readonly CliOption OpenDkimConfig = new("opendkim-config", "FILE",
+        "an OpenDKIM opendkim.conf, read unchanged with its KeyTable, SigningTable and host lists (instead of --config)");
     private static readonly CliOption Json = new("json", null, "print one JSON object (camelCase fields)");
     private static readonly CliOption Domain = new("domain", "D", "the signing domain (d=)");
     private static readonly CliOption Selector = new("selector", "S", "the selector (s=); the key record is at S._domainkey.D");
@@ -37,8 +39,13 @@ internal static class CliCommands
     public static readonly IReadOnlyList<CliCommandSpec> All =
     [
         new("run", "run the daemon (default: listen on inet:8891@127.0.0.1, verify everything, sign nothing until a key is configured)",
-            [Config, new("listen", "SPEC", "listen on SPEC instead of config Listen; repeat for several", Repeats: true)],
+            [Config, OpenDkimConfig, new("listen", "SPEC", "listen on SPEC instead of config Listen; repeat for several", Repeats: true)],
             RunCommand.ExecuteAsync),
+        new("migrate", "print the milter JSON config equivalent to an OpenDKIM config (what has no equivalent: on stderr)",
+            [OpenDkimConfig], cl => Task.FromResult(MigrateCommand.Execute(cl))),
+        new("check-config", "load the config, its tables and key files, and check every key's DNS record",
+            [Config, OpenDkimConfig, new("from", "ADDRESS", "print which key(s) would sign mail From this address"), TimeoutMs(15_000, "each DNS lookup")],
+            CheckConfigCommand.ExecuteAsync),
         new("health", "exit 0 when a milter answers option negotiation",
             [new("connect", "SPEC", "the milter to ask (default: the first Listen of --config)"), Config, TimeoutMs(5000, "waiting for the answer")],
             HealthCommand.ExecuteAsync),

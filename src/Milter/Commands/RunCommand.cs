@@ -18,10 +18,13 @@ public static class RunCommand
         var listen = cl.GetAll("listen");
         var dns = cl.Get("dns");
 
-        var options = ConfigLoader.Load(configFile, listen, dns);
+        var openDkimConfig = cl.Get("opendkim-config");
+        var (options, warnings) = ConfigSources.Load(configFile, openDkimConfig, listen, dns);
         var reportsWarning = ReportDataDirectory.Prepare(options.Reports, source: ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);
-        using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns));
+        using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns, openDkimConfig));
+        var startupLog = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milter.config");
+        foreach (var warning in warnings) startupLog.LogWarning("{Warning}", warning);
         if (reportsWarning is not null)
             host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milter.reports").LogWarning("{Warning}", reportsWarning);
         try

@@ -20,6 +20,9 @@ internal static class ConfigKeyCheck
         ["Signing:InternalHosts"] = "[\"127.0.0.1\", \"10.0.0.0/8\"]",
         ["Signing:SignHeaders"] = "[\"From\", \"Subject\"]",
         ["Signing:OversignHeaders"] = "[\"From\"]",
+        ["Signing:Rules"] = "[{ \"From\": [\"*@example.com\"], \"Keys\": [{ \"Domain\": \"example.com\", \"Selector\": \"s1\", \"KeyFile\": \"/etc/milter/keys/s1.private\" }] }]",
+        ["Signing:Rules:From"] = "[\"*@example.com\"]",
+        ["Signing:Rules:Keys"] = "[{ \"Domain\": \"example.com\", \"Selector\": \"s1\", \"KeyFile\": \"/etc/milter/keys/s1.private\" }]",
         ["Signing:Keys"] = "[{ \"Domain\": \"example.com\", \"Selector\": \"s1\", \"KeyFile\": \"/etc/milter/keys/s1.private\" }]",
     };
 

@@ -40,9 +40,30 @@ public sealed class SigningKeyOptions
     public string? Algorithm { get; set; }
 }
 
+/// <summary>One signing rule (as SigningTable + KeyTable): when the From address matches one of <see cref="From"/>, the
+/// message is signed with every key of <see cref="Keys"/>. Rules are tried in order; the first match wins unless it says
+/// <see cref="Continue"/> (OpenDKIM's MultipleSignatures), then later matching rules add their signatures too.</summary>
+public sealed class SigningRuleOptions
+{
+    /// <summary>Patterns, case-insensitive, <c>*</c> matching any characters: with an <c>@</c> (<c>*@example.com</c>,
+    /// <c>user@example.com</c>) matched against the whole address, without one (<c>example.com</c>, <c>*.example.com</c>)
+    /// against the domain.</summary>
+    public string[]? From { get; set; } = [];
+    /// <summary>Every pattern is matched against the whole address, as OpenDKIM's refile: SigningTable does.</summary>
+    public bool MatchAddress { get; set; }
+    /// <summary>The keys; a key's Domain "%" is the From domain, a "%" in its KeyFile is replaced by the From domain.</summary>
+    public SigningKeyOptions[]? Keys { get; set; } = [];
+    /// <summary>After this rule, later matching rules sign too.</summary>
+    public bool Continue { get; set; }
+}
+
 public sealed class SigningSection
 {
     public SigningKeyOptions[]? Keys { get; set; } = [];
+    /// <summary>Ordered From-address rules naming keys (<see cref="SigningRuleOptions"/>); tried before <see cref="Keys"/>.</summary>
+    public SigningRuleOptions[]? Rules { get; set; } = [];
+    /// <summary>Clients signed for: IP addresses, CIDR networks, host names, .domain names; "!" excludes, the most
+    /// precise entry wins (as OpenDKIM's InternalHosts).</summary>
     public string[]? InternalHosts { get; set; } = ["127.0.0.1", "::1"];
     public bool SignAuthenticated { get; set; } = true;
     public string Canonicalization { get; set; } = "relaxed/relaxed";

@@ -78,23 +78,50 @@ public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
         var keys = s.Keys ?? [];
         for (var i = 0; i < keys.Length; i++)
         {
-            var k = keys[i];
-            if (string.IsNullOrWhiteSpace(k.Domain)) yield return new($"Signing:Keys:{i}:Domain", k.Domain, "a signing domain is required");
-            if (string.IsNullOrWhiteSpace(k.Selector)) yield return new($"Signing:Keys:{i}:Selector", k.Selector, "a selector is required");
-            if (string.IsNullOrWhiteSpace(k.KeyFile)) yield return new($"Signing:Keys:{i}:KeyFile", k.KeyFile, "a private key file is required");
-            if (k.Algorithm is not (null or "" or "rsa-sha256" or "ed25519-sha256"))
-                yield return new($"Signing:Keys:{i}:Algorithm", k.Algorithm, "use rsa-sha256 or ed25519-sha256");
+            foreach (var p in KeyProblems($"Signing:Keys:{i}", keys[i], allowPercent: false)) yield return p;
+        }
+        var rules = s.Rules ?? [];
+        for (var i = 0; i < rules.Length; i++)
+        {
+            var r = rules[i];
+            var from = r.From ?? [];
+            if (from.Length == 0) yield return new($"Signing:Rules:{i}:From", "", "a rule needs at least one From pattern, e.g. [\"*@example.com\"]");
+            for (var j = 0; j < from.Length; j++)
+            {
+                if (string.IsNullOrWhiteSpace(from[j]) || from[j].Any(c => c <= ' ' || c > '~'))
+                    yield return new($"Signing:Rules:{i}:From:{j}", from[j], "expected a domain or address pattern such as example.com, *.example.com or *@example.com");
+                else if (r.MatchAddress && !Keys.FromPattern.CanMatchAnAddress(from[j]))
+                    yield return new($"Signing:Rules:{i}:From:{j}", from[j], "matched against the whole address, this pattern matches nothing (no '@' and no '*')");
+            }
+            var ruleKeys = r.Keys ?? [];
+            if (ruleKeys.Length == 0) yield return new($"Signing:Rules:{i}:Keys", "", "a rule needs at least one key (Domain, Selector, KeyFile)");
+            for (var j = 0; j < ruleKeys.Length; j++)
+            {
+                foreach (var p in KeyProblems($"Signing:Rules:{i}:Keys:{j}", ruleKeys[j], allowPercent: true)) yield return p;
+            }
         }
         var hosts = s.InternalHosts ?? [];
         for (var i = 0; i < hosts.Length; i++)
         {
-            if (!NetworkList.TryParseNetwork(hosts[i], out _))
-                yield return new($"Signing:InternalHosts:{i}", hosts[i], "expected an IP address or CIDR network, e.g. 10.0.0.0/8 or 2001:db8::/32");
+            if (!NetworkList.TryParseEntry(hosts[i], out _, out _, out _))
+                yield return new($"Signing:InternalHosts:{i}", hosts[i], "expected an IP address, CIDR network or host name, optionally negated with !, e.g. 10.0.0.0/8, 2001:db8::/32, .example.com or !10.1.2.3");
         }
         // The signer's own parser (KeyStore hands it the same text): header[/body], simple or relaxed.
         if (s.Canonicalization is null || !DkimCanonicalizationNames.TryParsePair(s.Canonicalization, out _, out _))
             yield return new("Signing:Canonicalization", s.Canonicalization, "use relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple");
         if (Range("Signing:SignatureLifetimeSeconds", s.SignatureLifetimeSeconds, 0, 365 * 86400) is { } lifetime) yield return lifetime;
+    }
+
+    private static IEnumerable<Problem> KeyProblems(string name, SigningKeyOptions k, bool allowPercent)
+    {
+        if (string.IsNullOrWhiteSpace(k.Domain)) yield return new($"{name}:Domain", k.Domain, "a signing domain is required");
+        else if (k.Domain.Trim() == "%" && !allowPercent) yield return new($"{name}:Domain", k.Domain, "\"%\" (the From domain) is for keys of Signing:Rules");
+        if (string.IsNullOrWhiteSpace(k.Selector)) yield return new($"{name}:Selector", k.Selector, "a selector is required");
+        if (string.IsNullOrWhiteSpace(k.KeyFile)) yield return new($"{name}:KeyFile", k.KeyFile, "a private key file is required");
+        else if (k.KeyFile.Contains('%', StringComparison.Ordinal) && !allowPercent)
+            yield return new($"{name}:KeyFile", k.KeyFile, "\"%\" (the From domain) is for keys of Signing:Rules");
+        if (k.Algorithm is not (null or "" or "rsa-sha256" or "ed25519-sha256"))
+            yield return new($"{name}:Algorithm", k.Algorithm, "use rsa-sha256 or ed25519-sha256");
     }
 
     private static IEnumerable<Problem> ServerProblems(ServerSection s)

@@ -130,7 +130,7 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
     private SmtpEnvelope Envelope => new(_state.ClientAddress, _state.Helo, _state.MailFrom ?? "", _state.Authenticated);
 
     /// <summary>Whether the current message is outbound, decided once per message by <see cref="FilterServices.IsOutbound"/>.</summary>
-    private bool IsOutbound() => _state.Outbound ??= _services.IsOutbound(Envelope);
+    private bool IsOutbound() => _state.Outbound ??= _services.IsOutbound(Envelope, _state.ClientName);
 
     public override ValueTask<MilterResponse> OnHeaderAsync(MilterContext context, string name, byte[] rawValue, CancellationToken cancellationToken)
     {
@@ -324,7 +324,7 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
     private void StartSigning()
     {
         var s = _services;
-        if (s.Keys.Count == 0) return;
+        if (s.Keys.RuleCount == 0) return;
         var author = Author;
         if (author.Status != AuthorStatus.Ok)
         {
@@ -332,7 +332,17 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
                 _state.ClientAddress?.ToString() ?? "-", author.Problem);
             return;
         }
-        var signers = s.Keys.SignersFor(author.Domain);
+        IReadOnlyList<Milter.MailAuth.Dkim.DkimSigner> signers;
+        try
+        {
+            signers = s.Keys.SignersFor(author.Address, author.Domain);
+        }
+        catch (ConfigException e)
+        {
+            // A rule matched but its key (a "%" key file) cannot be read: the message must not leave unsigned.
+            _signing = new OutboundSigning([], e.Message);
+            return;
+        }
         if (signers.Count == 0)
         {
             Logger.LogDebug("message from={MailFrom}: no key for {Domain}, not signed", _state.MailFrom ?? "-", author.Domain);

@@ -46,8 +46,8 @@ internal sealed class FilterServices
     /// <summary>The one place that decides the direction of a message (PRODUCT.md "Who is signed"): mail from an
     /// internal host, or from an authenticated client when SignAuthenticated is on, is outbound: it may be signed and
     /// is not checked. Everything else is inbound and checked.</summary>
-    public bool IsOutbound(SmtpEnvelope envelope)
-        => InternalHosts.Contains(envelope.ClientAddress) || (envelope.Authenticated && Options.Signing.SignAuthenticated);
+    public bool IsOutbound(SmtpEnvelope envelope, string? clientName = null)
+        => InternalHosts.Contains(envelope.ClientAddress, clientName) || (envelope.Authenticated && Options.Signing.SignAuthenticated);
 }
 
 /// <summary>The current <see cref="FilterServices"/>; swapped atomically on reload.</summary>

@@ -9,13 +9,17 @@ internal sealed class OutboundSigning : IDisposable
 {
     private readonly List<(DkimSigner Signer, DkimSigningContext Context)> _contexts = new();
 
-    public OutboundSigning(IReadOnlyList<DkimSigner> signers)
+    private readonly string? _error;
+
+    /// <param name="error">Why the keys a rule names cannot be used for this message (the message is then refused).</param>
+    public OutboundSigning(IReadOnlyList<DkimSigner> signers, string? error = null)
     {
+        _error = error;
         foreach (var s in signers) _contexts.Add((s, s.CreateContext()));
     }
 
     /// <summary>Once a key was found for the author domain, the message must leave signed or not at all.</summary>
-    public bool MustSign => _contexts.Count > 0;
+    public bool MustSign => _contexts.Count > 0 || _error is not null;
 
     public void AddHeader(string name, byte[] rawValue)
     {
@@ -34,6 +38,7 @@ internal sealed class OutboundSigning : IDisposable
     {
         var headers = new List<(string, string)>();
         var signed = new List<SignedEntry>();
+        if (_error is not null) return new Outcome([], [], _error);
         foreach (var (signer, context) in _contexts)
         {
             var result = context.Complete();

@@ -12,7 +12,7 @@ using Milter.Reporting.Aggregate;
 namespace Milter.Hosting;
 
 /// <summary>How the daemon was started, so a reload (SIGHUP) reads the same sources again.</summary>
-internal sealed record StartupArguments(string? ConfigFile, IReadOnlyList<string> Listen, string? Dns);
+internal sealed record StartupArguments(string? ConfigFile, IReadOnlyList<string> Listen, string? Dns, string? OpenDkimConfig = null);
 
 /// <summary>Runs the milter server for the lifetime of the host; on stop it drains sessions in flight.
 /// SIGHUP reloads config and keys without dropping sessions (a bad new config is logged and the old one kept).</summary>
@@ -117,7 +117,9 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     {
         try
         {
-            var options = ConfigLoader.Load(_arguments.ConfigFile, _arguments.Listen, _arguments.Dns);
+            // The same sources as at start: the JSON config, or the OpenDKIM files (opendkim.conf and its tables).
+            var (options, warnings) = ConfigSources.Load(_arguments.ConfigFile, _arguments.OpenDkimConfig, _arguments.Listen, _arguments.Dns);
+            foreach (var warning in warnings) _logger.LogWarning("reload: {Warning}", warning);
             var keys = KeyStore.Load(options.Signing, TimeProvider.System);
             if (!options.Listen!.SequenceEqual(_options.Listen!))
                 _logger.LogWarning("reload: Listen changed; restart milter to listen on the new sockets");

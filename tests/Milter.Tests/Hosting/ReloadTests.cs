@@ -63,11 +63,4 @@ public sealed class ReloadTests : IDisposable
     }
 
     public void Dispose() => _dir.Dispose();
-
-    private sealed class OneLoggerFactory(ILogger logger) : ILoggerFactory
-    {
-        public ILogger CreateLogger(string categoryName) => logger;
-        public void AddProvider(ILoggerProvider provider) { }
-        public void Dispose() { }
-    }
 }
