@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Keys;
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.Dns;
 using Milter.MailAuth.Inbound;
 using Milter.Reporting;
@@ -24,6 +25,7 @@ internal sealed class FilterServices
         Time = time;
         VerificationLog = verificationLog;
         InternalHosts = new NetworkList(options.Signing.InternalHosts ?? []);
+        ArcSealer = ArcSealKey.Load(options, time);
     }
 
     public MilterOptions Options { get; }
@@ -36,6 +38,8 @@ internal sealed class FilterServices
     public TimeProvider Time { get; }
     public VerificationLog? VerificationLog { get; }
     public DmarcReportStore? ReportStore { get; }
+    /// <summary>Seals accepted inbound mail (Arc:Seal), or null.</summary>
+    public ArcSealer? ArcSealer { get; }
 
     /// <summary>The one place that decides the direction of a message (PRODUCT.md "Who is signed"): mail from an
     /// internal host, or from an authenticated client when SignAuthenticated is on, is outbound: it may be signed and

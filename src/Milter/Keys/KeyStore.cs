@@ -32,22 +32,7 @@ public sealed class KeyStore
         for (var i = 0; i < keys.Length; i++)
         {
             var k = keys[i];
-            var keyName = $"Signing:Keys:{i}:KeyFile";
-            var problem = KeyFileCheck.Problem(k.KeyFile!, signing.AllowGroupReadableKeys);
-            if (problem is not null) throw new ConfigException(keyName, k.KeyFile, problem);
-            string text;
-            try
-            {
-                text = KeyFileCheck.ReadBounded(k.KeyFile!);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new ConfigException(keyName, k.KeyFile, $"cannot read the key file: {e.Message}");
-            }
-            var loaded = DkimPrivateKey.Load(text);
-            if (!loaded.Success)
-                throw new ConfigException(keyName, k.KeyFile, $"not a usable private key: {loaded.Error}");
-            var key = loaded.Key!;
+            var key = LoadKeyFile($"Signing:Keys:{i}:KeyFile", k.KeyFile!, signing.AllowGroupReadableKeys);
             if (!string.IsNullOrEmpty(k.Algorithm) && k.Algorithm != key.Algorithm)
                 throw new ConfigException($"Signing:Keys:{i}:Algorithm", k.Algorithm, $"the key in {k.KeyFile} is a {key.Algorithm} key");
             DkimSigner signer;
@@ -75,6 +60,27 @@ public sealed class KeyStore
             list.Add(signer);
         }
         return new KeyStore(byDomain, signing.SubDomains);
+    }
+
+    /// <summary>A private key file checked (owner, mode, size) and loaded, for DKIM signing and the ARC seal alike.
+    /// Throws <see cref="ConfigException"/> naming <paramref name="configKey"/>.</summary>
+    internal static DkimPrivateKey LoadKeyFile(string configKey, string path, bool allowGroupReadable)
+    {
+        var problem = KeyFileCheck.Problem(path, allowGroupReadable);
+        if (problem is not null) throw new ConfigException(configKey, path, problem);
+        string text;
+        try
+        {
+            text = KeyFileCheck.ReadBounded(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(configKey, path, $"cannot read the key file: {e.Message}");
+        }
+        var loaded = DkimPrivateKey.Load(text);
+        if (!loaded.Success)
+            throw new ConfigException(configKey, path, $"not a usable private key: {loaded.Error}");
+        return loaded.Key!;
     }
 
     /// <summary>The signers for an author domain: its own keys, or with SubDomains the nearest parent's.</summary>
