@@ -98,6 +98,9 @@ public sealed class InboundMessage : IDisposable
                 // reported as such); null only when SPF was not checked.
                 var spfInput = spf is null ? null : new DmarcSpfInput(spf.IdentityDomain, spf.Code);
                 dmarc = await evaluator.EvaluateAsync(domain, dkim.Select(DmarcDkimInput.From).ToList(), spfInput, linked.Token);
+                // RFC 8617 7.2.1: the result stays fail; a trusted chain only lifts the disposition.
+                if (dmarc is { Result: DmarcResultCode.Fail } failed && ArcTrust.Override(arc, domain, _pipeline.TrustedArcSealers) is { } why)
+                    dmarc = failed with { Disposition = DmarcDisposition.None, ArcOverride = why };
             }
             else
             {

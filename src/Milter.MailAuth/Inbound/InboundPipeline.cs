@@ -1,3 +1,4 @@
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
@@ -19,6 +20,9 @@ public sealed record InboundPipelineOptions
     /// <summary>Also compute the relaxed body hash an ARC seal needs (<see cref="InboundMessage.RelaxedBodyHash"/>),
     /// shared with DKIM and ARC when they use the same one.</summary>
     public bool SealBodyHash { get; init; }
+
+    /// <summary>ARC sealers whose passing chain overrides a DMARC failure's disposition (<see cref="ArcTrust"/>).</summary>
+    public IReadOnlyList<string> TrustedArcSealers { get; init; } = [];
 }
 
 /// <summary>
@@ -39,6 +43,7 @@ public sealed class InboundPipeline
         Dmarc = options.Dmarc is null ? null : new DmarcEvaluator(dns, options.Dmarc);
         VerifyArc = options.Arc;
         WantsSealBodyHash = options.SealBodyHash;
+        TrustedArcSealers = options.TrustedArcSealers;
     }
 
     /// <summary>The authserv-id of the Authentication-Results (checked when it is written, RFC 8601 2.2).</summary>
@@ -48,6 +53,7 @@ public sealed class InboundPipeline
     internal DmarcEvaluator? Dmarc { get; }
     internal bool VerifyArc { get; }
     internal bool WantsSealBodyHash { get; }
+    internal IReadOnlyList<string> TrustedArcSealers { get; }
 
     /// <summary>Starts one message: its SPF check starts now (its DNS work overlaps the rest of the transaction).
     /// Feed the header fields, then the body, then <see cref="InboundMessage.CompleteAsync"/>.</summary>

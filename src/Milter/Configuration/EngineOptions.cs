@@ -45,6 +45,7 @@ public static class EngineOptions
             Dkim = o.ToDkimVerifierOptions(),
             Dmarc = o.Dmarc.Enabled ? o.ToDmarcOptions() : null,
             SealBodyHash = o.Arc.Seal.IsEnabled(),
+            TrustedArcSealers = o.Dmarc.TrustedArcSealers ?? [],
         };
     }
 }

@@ -29,14 +29,14 @@ internal sealed class ArcHops : IDisposable
 
     /// <summary>One hop: verify, change the message (as a list does) when asked, then add the next set (AS on top).</summary>
     public async Task<(byte[] Message, ArcChainResult Arrived, ArcSealResult Seal)> HopAsync(byte[] message, ArcSealer sealer,
-        Func<byte[], byte[]>? change = null)
+        Func<byte[], byte[]>? change = null, string? results = null)
     {
         var (_, arrived) = await ArcVerification.VerifyMessageAsync(Verifier(), message);
         if (change is not null) message = change(message);
         var parsed = RawMessageParser.Parse(message);
         using var body = new DkimBodyHasher(DkimCanonicalization.Relaxed);
         body.Append(parsed.Body.Span);
-        var seal = sealer.Seal(parsed.Headers, body.Complete(), arrived.Result, $"{sealer.Options.Domain}; arc={arrived.Keyword}");
+        var seal = sealer.Seal(parsed.Headers, body.Complete(), arrived.Result, results ?? $"{sealer.Options.Domain}; arc={arrived.Keyword}");
         if (!seal.Sealed) return (message, arrived, seal);
         var top = new StringBuilder();
         for (int i = seal.Headers.Count - 1; i >= 0; i--) top.Append(seal.Headers[i].Field).Append("\r\n");
