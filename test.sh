@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in postfix knot knot-dnsutils miltertest python3-dkim python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules afl++ \
+for p in postfix knot knot-dnsutils miltertest python3-dkim python3-authres python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules afl++ \
          podman buildah podman-compose runc debootstrap fuse-overlayfs lintian prometheus; do
   have "$p" || need_pkgs+=("$p")
 done

@@ -21,8 +21,9 @@ public sealed class DkimVerifierContext : IDisposable
     private readonly List<DkimVerifierSignature> _signatures = [];
     private byte[] _headerBytes;
     private int _headerLength;
-    private BodyHashSlot[]? _bodyHashes;
+    private List<BodyHashSlot>? _bodyHashes;
     private bool _completed;
+    private bool _bodyStarted;
 
     internal DkimVerifierContext(DkimVerifier verifier)
     {
@@ -74,6 +75,7 @@ public sealed class DkimVerifierContext : IDisposable
             throw new InvalidOperationException("The message is already complete.");
         }
         _bodyHashes ??= CreateBodyHashes();
+        _bodyStarted = true;
         foreach (BodyHashSlot slot in _bodyHashes)
         {
             slot.Hasher.Append(chunk);
@@ -249,10 +251,17 @@ public sealed class DkimVerifierContext : IDisposable
     /// <summary>RFC 6376 5.4.2 / 6.1.3: the fields named in h=, each name taking the next instance from the
     /// bottom, a name with no instance left contributing nothing; then this DKIM-Signature with the b= value
     /// removed and no trailing CRLF.</summary>
-    private byte[] ComputeHeaderHash(DkimVerifierSignature sig)
+    private byte[] ComputeHeaderHash(DkimVerifierSignature sig) =>
+        ComputeHeaderHash(sig.SignedHeaders, sig.HeaderCanonicalization, sig.RawName.Span, sig.RawValue.Span,
+            sig.BValueStart, sig.BValueEnd);
+
+    /// <summary>The header hash of a DKIM-style signature field (DKIM-Signature or ARC-Message-Signature, RFC 8617
+    /// 4.1.2): the fields named in <paramref name="names"/> from the bottom, then the signature field itself with the
+    /// bytes [<paramref name="bStart"/>, <paramref name="bEnd"/>) of its value (the b= value) removed.</summary>
+    internal byte[] ComputeHeaderHash(IReadOnlyList<string> names, DkimCanonicalization canonicalization,
+        ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> raw, int bStart, int bEnd)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        IReadOnlyList<string> names = sig.SignedHeaders;
         for (int j = 0; j < names.Count; j++)
         {
             int skip = 0;
@@ -268,31 +277,77 @@ public sealed class DkimVerifierContext : IDisposable
                 HeaderEntry entry = _headers[h];
                 if (entry.Name.Equals(names[j], StringComparison.OrdinalIgnoreCase) && skip-- == 0)
                 {
-                    DkimHeaderCanonicalizer.AppendTo(hash, sig.HeaderCanonicalization,
+                    DkimHeaderCanonicalizer.AppendTo(hash, canonicalization,
                         _headerBytes.AsSpan(entry.NameStart, entry.NameLength),
                         _headerBytes.AsSpan(entry.ValueStart, entry.ValueLength), appendCrlf: true);
                     break;
                 }
             }
         }
-        ReadOnlySpan<byte> raw = sig.RawValue.Span;
-        int removed = sig.BValueEnd - sig.BValueStart;
+        AppendWithoutB(hash, canonicalization, rawName, raw, bStart, bEnd);
+        return hash.GetHashAndReset();
+    }
+
+    /// <summary>Appends a signature field with its b= value removed and no final CRLF (RFC 6376 3.7).</summary>
+    internal static void AppendWithoutB(IncrementalHash hash, DkimCanonicalization canonicalization,
+        ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> raw, int bStart, int bEnd)
+    {
+        int removed = bEnd - bStart;
         byte[] withoutB = ArrayPool<byte>.Shared.Rent(raw.Length - removed);
         try
         {
-            raw[..sig.BValueStart].CopyTo(withoutB);
-            raw[sig.BValueEnd..].CopyTo(withoutB.AsSpan(sig.BValueStart));
-            DkimHeaderCanonicalizer.AppendTo(hash, sig.HeaderCanonicalization, sig.RawName.Span,
+            raw[..bStart].CopyTo(withoutB);
+            raw[bEnd..].CopyTo(withoutB.AsSpan(bStart));
+            DkimHeaderCanonicalizer.AppendTo(hash, canonicalization, rawName,
                 withoutB.AsSpan(0, raw.Length - removed), appendCrlf: false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(withoutB);
         }
-        return hash.GetHashAndReset();
     }
 
-    private BodyHashSlot[] CreateBodyHashes()
+    /// <summary>Number of header fields kept (for ARC, which reads the same fields).</summary>
+    internal int HeaderCount => _headers.Count;
+
+    internal string HeaderName(int index) => _headers[index].Name;
+
+    internal ReadOnlySpan<byte> RawHeaderName(int index) =>
+        _headerBytes.AsSpan(_headers[index].NameStart, _headers[index].NameLength);
+
+    internal ReadOnlySpan<byte> RawHeaderValue(int index) =>
+        _headerBytes.AsSpan(_headers[index].ValueStart, _headers[index].ValueLength);
+
+    internal DkimVerifier Verifier => _verifier;
+
+    /// <summary>The body hasher for (<paramref name="canonicalization"/>, <paramref name="length"/>), shared with the
+    /// DKIM signatures that need the same one, so the body is canonicalized once per distinct pair whoever asks
+    /// (ARC-Message-Signatures, an ARC seal). Only before the first body chunk.</summary>
+    internal DkimBodyHasher SharedBodyHasher(DkimCanonicalization canonicalization, long length)
+    {
+        if (_bodyStarted || _completed)
+        {
+            throw new InvalidOperationException("Body hashers must be asked for before the body.");
+        }
+        _bodyHashes ??= CreateBodyHashes();
+        foreach (BodyHashSlot slot in _bodyHashes)
+        {
+            if (slot.Canonicalization == canonicalization && slot.Length == length)
+            {
+                return slot.Hasher;
+            }
+        }
+#pragma warning disable CA2000 // the slot owns the hasher; Dispose disposes every slot's hasher
+        var added = new BodyHashSlot(canonicalization, length, new DkimBodyHasher(canonicalization, length));
+#pragma warning restore CA2000
+        _bodyHashes.Add(added);
+        return added.Hasher;
+    }
+
+    /// <summary>Number of distinct body hashes computed for this message.</summary>
+    internal int BodyHashCount => _bodyHashes?.Count ?? 0;
+
+    private List<BodyHashSlot> CreateBodyHashes()
     {
         var slots = new List<BodyHashSlot>();
         int checkedCount = Math.Min(_signatures.Count, _options.MaxSignatures);
@@ -308,7 +363,7 @@ public sealed class DkimVerifierContext : IDisposable
                 new DkimBodyHasher(sig.BodyCanonicalization, sig.BodyLength)));
 #pragma warning restore CA2000
         }
-        return [.. slots];
+        return slots;
     }
 
     private BodyHashSlot? FindBodyHash(DkimVerifierSignature sig) => Find(_bodyHashes!, sig);

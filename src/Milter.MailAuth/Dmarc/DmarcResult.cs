@@ -44,6 +44,9 @@ public sealed record DmarcResult(
     public bool SampledOut { get; init; }
     /// <summary>"treewalk" (RFC 9989) or "psl" (RFC 7489).</summary>
     public string DiscoveryMethod { get; init; } = "treewalk";
+    /// <summary>A DMARC failure let through by a trusted ARC chain (RFC 8617 7.2.1): the disposition was set to none
+    /// and this says why (the local_policy comment of the aggregate report); null otherwise.</summary>
+    public string? ArcOverride { get; init; }
     /// <summary>The aligned DKIM domain that made the pass, if any.</summary>
     public string? AlignedDkimDomain { get; init; }
 
@@ -66,7 +69,8 @@ public sealed record DmarcResult(
         if (PolicyKeyword is { } policy)
             properties.Add(new AuthResultProperty("policy", "dmarc", policy));
         string? comment = Policy is null ? null
-            : $"{PolicyTag}={Policy.Value.ToKeyword()} dis={Disposition.ToKeyword()}" + (Testing ? " t=y" : "") + (SampledOut ? " sampled_out" : "");
+            : $"{PolicyTag}={Policy.Value.ToKeyword()} dis={Disposition.ToKeyword()}" + (Testing ? " t=y" : "") + (SampledOut ? " sampled_out" : "")
+              + (ArcOverride is not null ? " local_policy arc=pass" : "");
         return new AuthMethodResult("dmarc", ResultKeyword, Properties: properties, Comment: comment);
     }
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
@@ -51,4 +53,22 @@ public static class InboundClauses
         => author.Status == AuthorStatus.Ok
             ? dmarc.ToAuthMethodResult()
             : new AuthMethodResult("dmarc", "permerror", Reason: author.Problem);
+
+    /// <summary>
+    /// arc=RESULT (i=N sealers d1,d2) smtp.remote-ip=IP header.oldest-pass=N (RFC 8617 6 and 10.2: the client address
+    /// and, for a passing chain, the instance of the oldest AMS that still validates, 0 when all do). A failure
+    /// gives its reason. Written only for a message that carries ARC fields (arc=none is left out, RFC 8601 2.7).
+    /// </summary>
+    public static AuthMethodResult Arc(ArcChainResult arc, SmtpEnvelope envelope)
+    {
+        var properties = new List<AuthResultProperty>(2);
+        if (envelope.ClientAddress is { } ip) properties.Add(new("smtp", "remote-ip", ip.ToString()));
+        if (arc.Result == ArcResult.Pass)
+        {
+            properties.Add(new("header", "oldest-pass", arc.OldestPass.ToString(CultureInfo.InvariantCulture)));
+            var comment = $"i={arc.Instances} sealers {string.Join(',', arc.Sealers)}";
+            return new AuthMethodResult("arc", arc.Keyword, Properties: properties, Comment: comment);
+        }
+        return new AuthMethodResult("arc", arc.Keyword, arc.Reason, properties);
+    }
 }

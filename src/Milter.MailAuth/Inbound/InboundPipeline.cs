@@ -1,3 +1,4 @@
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
 using Milter.MailAuth.Dns;
@@ -12,11 +13,22 @@ public sealed record InboundPipelineOptions
     public SpfOptions? Spf { get; init; } = new();
     public DkimVerifierOptions Dkim { get; init; } = new();
     public DmarcOptions? Dmarc { get; init; } = new();
+
+    /// <summary>Validate the ARC chain (RFC 8617 5.2), in the same body pass as DKIM.</summary>
+    public bool Arc { get; init; } = true;
+
+    /// <summary>Also compute the relaxed body hash an ARC seal needs (<see cref="InboundMessage.RelaxedBodyHash"/>),
+    /// shared with DKIM and ARC when they use the same one.</summary>
+    public bool SealBodyHash { get; init; }
+
+    /// <summary>ARC sealers whose passing chain overrides a DMARC failure's disposition (<see cref="ArcTrust"/>).</summary>
+    public IReadOnlyList<string> TrustedArcSealers { get; init; } = [];
 }
 
 /// <summary>
 /// The inbound evaluation of mail, the one for the daemon and the `check` command alike: SPF for the MAIL FROM
-/// identity (postmaster@HELO for the null reverse-path, RFC 7208 2.4), every DKIM signature, then DMARC for the
+/// identity (postmaster@HELO for the null reverse-path, RFC 7208 2.4), every DKIM signature and the ARC chain
+/// (RFC 8617, in the same body pass), then DMARC for the
 /// RFC5322.From domain with the DKIM and SPF results as alignment inputs (RFC 9989 4.4), and the
 /// Authentication-Results clauses (RFC 8601). SPF starts with the envelope, DKIM is fed as the message
 /// streams, so memory does not grow with the body. Knows nothing of the milter protocol.
@@ -29,6 +41,9 @@ public sealed class InboundPipeline
         Spf = options.Spf is null ? null : new SpfChecker(dns, options.Spf, time);
         Verifier = new DkimVerifier(dns, options.Dkim, time);
         Dmarc = options.Dmarc is null ? null : new DmarcEvaluator(dns, options.Dmarc);
+        VerifyArc = options.Arc;
+        WantsSealBodyHash = options.SealBodyHash;
+        TrustedArcSealers = options.TrustedArcSealers;
     }
 
     /// <summary>The authserv-id of the Authentication-Results (checked when it is written, RFC 8601 2.2).</summary>
@@ -36,6 +51,9 @@ public sealed class InboundPipeline
     internal SpfChecker? Spf { get; }
     internal DkimVerifier Verifier { get; }
     internal DmarcEvaluator? Dmarc { get; }
+    internal bool VerifyArc { get; }
+    internal bool WantsSealBodyHash { get; }
+    internal IReadOnlyList<string> TrustedArcSealers { get; }
 
     /// <summary>Starts one message: its SPF check starts now (its DNS work overlaps the rest of the transaction).
     /// Feed the header fields, then the body, then <see cref="InboundMessage.CompleteAsync"/>.</summary>

@@ -1,3 +1,4 @@
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.AuthenticationResults;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dmarc;
@@ -12,7 +13,7 @@ namespace Milter.MailAuth.Inbound;
 /// <param name="Author">the RFC5322.From author</param>
 /// <param name="Dmarc">null when DMARC is off; without a single author domain, a permerror whose
 /// <see cref="DmarcResult.AuthorDomain"/> is "" and whose reason is the author problem</param>
-/// <param name="Clauses">the clauses, in the writer's order spf, dkim, dmarc</param>
+/// <param name="Clauses">the clauses, in the writer's order arc, spf, dkim, dmarc</param>
 public sealed record InboundResult(
     SmtpEnvelope Envelope,
     SpfResult? Spf,
@@ -22,6 +23,9 @@ public sealed record InboundResult(
     IReadOnlyList<AuthMethodResult> Clauses,
     string AuthservId)
 {
+    /// <summary>The ARC chain validation (RFC 8617 5.2); none when the message has no chain or ARC is off.</summary>
+    public ArcChainResult Arc { get; init; } = ArcChainResult.NoChain;
+
     /// <summary>The DMARC evaluation of a real author domain (what aggregate reports are about), or null.</summary>
     public DmarcResult? DmarcOfAuthorDomain => Author.Status == AuthorStatus.Ok ? Dmarc : null;
 

@@ -88,6 +88,7 @@ public static class CheckCommand
             Detail(sb, "explanation", o.Spf.Explanation);
         }
         if (o.Dkim.Count == 0) sb.Append("dkim=none (the message has no DKIM-Signature)\n");
+        sb.Append(CliJson.ArcLine(o.Arc));
         foreach (var d in o.Dkim)
         {
             sb.Append("dkim=").Append(d.ResultKeyword).Append(" d=").Append(Or(d.Domain)).Append(" s=").Append(Or(d.Selector))
@@ -117,7 +118,7 @@ public static class CheckCommand
 
     private static string Or(string value) => value.Length == 0 ? "-" : value;
 
-    /// <summary>The PRODUCT.md object: "dkim", "spf", "dmarc" and "authenticationResults" ("arc" once ARC lands).</summary>
+    /// <summary>The PRODUCT.md object: "dkim", "spf", "dmarc" and "arc" and "authenticationResults".</summary>
     private static string ToJson(InboundResult o, string header) => CliJson.Object(w =>
     {
         CliJson.WriteDkim(w, o.Dkim);
@@ -138,6 +139,7 @@ public static class CheckCommand
             w.WriteString("disposition", dmarc.Disposition.ToKeyword());
             w.WriteEndObject();
         }
+        CliJson.WriteArc(w, o.Arc);
         w.WriteString("authenticationResults", header);
     });
 }

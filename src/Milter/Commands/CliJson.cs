@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Spf;
 
@@ -39,6 +40,29 @@ internal static class CliJson
         }
         w.WriteEndArray();
     }
+
+    /// <summary>"arc": result (none, pass, fail), oldestPass (RFC 8617 header.oldest-pass, null unless the chain
+    /// passed), sealers (the ARC-Seal d= domains, oldest first) and reason (why it failed).</summary>
+    public static void WriteArc(Utf8JsonWriter w, ArcChainResult arc)
+    {
+        w.WriteStartObject("arc");
+        w.WriteString("result", arc.Keyword);
+        if (arc.Result == ArcResult.Pass) w.WriteNumber("oldestPass", arc.OldestPass);
+        else w.WriteNull("oldestPass");
+        w.WriteStartArray("sealers");
+        foreach (var sealer in arc.Sealers) w.WriteStringValue(sealer);
+        w.WriteEndArray();
+        w.WriteString("reason", arc.Reason);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The text line of an ARC result (`verify` and `check`); nothing for a message without ARC fields.</summary>
+    public static string ArcLine(ArcChainResult arc) => arc.Result switch
+    {
+        ArcResult.None => "",
+        ArcResult.Pass => $"arc=pass i={arc.Instances} sealers={string.Join(',', arc.Sealers)} oldest-pass={arc.OldestPass}\n",
+        _ => $"arc=fail\n  reason: {arc.Reason}\n",
+    };
 
     /// <summary>The members of the SPF object: result, domain, explanation.</summary>
     public static void WriteSpfMembers(Utf8JsonWriter w, SpfResult result)

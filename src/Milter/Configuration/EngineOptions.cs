@@ -44,6 +44,8 @@ public static class EngineOptions
             Spf = o.Spf.Enabled ? o.ToSpfOptions() with { ReceiverName = id } : null,
             Dkim = o.ToDkimVerifierOptions(),
             Dmarc = o.Dmarc.Enabled ? o.ToDmarcOptions() : null,
+            SealBodyHash = o.Arc.Seal.IsEnabled(),
+            TrustedArcSealers = o.Dmarc.TrustedArcSealers ?? [],
         };
     }
 }

@@ -16,6 +16,7 @@ public sealed class MilterOptions
     public VerificationSection Verification { get; set; } = new();
     public SpfSection Spf { get; set; } = new();
     public DmarcSection Dmarc { get; set; } = new();
+    public ArcSection Arc { get; set; } = new();
     public ReportLogSection ReportLog { get; set; } = new();
     public ReportsSection Reports { get; set; } = new();
     public ServerSection Server { get; set; } = new();
@@ -116,6 +117,8 @@ public sealed class DmarcSection
     public bool QuarantineOnFailure { get; set; }
     /// <summary>Reject a message without exactly one From address (no DMARC evaluation is possible).</summary>
     public bool RejectInvalidFrom { get; set; }
+    /// <summary>ARC sealers (domains) whose passing chain overrides a DMARC failure's disposition (RFC 8617 7.2.1).</summary>
+    public string[]? TrustedArcSealers { get; set; } = [];
 }
 
 public sealed class ReportLogSection
@@ -155,4 +158,21 @@ public sealed class ServerSection
     public int MaxConnections { get; set; } = 1000;
     public string UnixSocketMode { get; set; } = "0660";
     public int DrainTimeoutSeconds { get; set; } = 30;
+}
+
+/// <summary>ARC (RFC 8617): the chain is always verified; sealing is off until <see cref="ArcSealSection.Domain"/> is set.</summary>
+public sealed class ArcSection
+{
+    public ArcSealSection Seal { get; set; } = new();
+}
+
+/// <summary>Arc:Seal: the key that seals inbound mail the filter accepted (a list or forwarder passing it on).</summary>
+public sealed class ArcSealSection
+{
+    public string? Domain { get; set; }
+    public string? Selector { get; set; }
+    public string? KeyFile { get; set; }
+
+    /// <summary>Sealing is on when any of the three is set (the validator then wants all three).</summary>
+    public bool IsEnabled() => !string.IsNullOrWhiteSpace(Domain) || !string.IsNullOrWhiteSpace(Selector) || !string.IsNullOrWhiteSpace(KeyFile);
 }

@@ -66,11 +66,33 @@ public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
         if (o.Verification.HeaderLimitAction is not (VerificationSection.HeaderLimitReject or VerificationSection.HeaderLimitTempfail))
             yield return new("Verification:HeaderLimitAction", o.Verification.HeaderLimitAction, "use reject (552 5.3.4) or tempfail (452 4.3.4)");
 
+        foreach (var p in ArcProblems(o)) yield return p;
         foreach (var p in ServerProblems(o.Server)) yield return p;
         if (!string.IsNullOrWhiteSpace(o.Metrics.Listen) && !Metrics.MetricsListenAddress.TryParse(o.Metrics.Listen, out _, out var metricsError))
             yield return new("Metrics:Listen", o.Metrics.Listen, metricsError);
         if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(o.LogLevel, ignoreCase: true, out _))
             yield return new("LogLevel", o.LogLevel, "use Trace, Debug, Information, Warning or Error");
+    }
+
+    /// <summary>Arc:Seal wants its domain, selector and key file together; Dmarc:TrustedArcSealers are domain names.</summary>
+    private static IEnumerable<Problem> ArcProblems(MilterOptions o)
+    {
+        var seal = o.Arc.Seal;
+        if (seal.IsEnabled())
+        {
+            if (!Milter.MailAuth.Dkim.DkimKeyRecordName.IsValidDomain(seal.Domain?.Trim() ?? ""))
+                yield return new("Arc:Seal:Domain", seal.Domain, "the sealing domain (d=), e.g. lists.example.net; Arc:Seal needs Domain, Selector and KeyFile");
+            if (!Milter.MailAuth.Dkim.DkimKeyRecordName.IsValidSelector(seal.Selector?.Trim() ?? ""))
+                yield return new("Arc:Seal:Selector", seal.Selector, "the selector (s=) whose DNS record holds the public key; Arc:Seal needs Domain, Selector and KeyFile");
+            if (string.IsNullOrWhiteSpace(seal.KeyFile))
+                yield return new("Arc:Seal:KeyFile", seal.KeyFile, "a private key file (RSA or Ed25519) is required; Arc:Seal needs Domain, Selector and KeyFile");
+        }
+        var trusted = o.Dmarc.TrustedArcSealers ?? [];
+        for (var i = 0; i < trusted.Length; i++)
+        {
+            if (!Milter.MailAuth.Dkim.DkimKeyRecordName.IsValidDomain(trusted[i]?.Trim().TrimEnd('.') ?? ""))
+                yield return new($"Dmarc:TrustedArcSealers:{i}", trusted[i], "expected a domain name, the d= of a trusted ARC-Seal, e.g. lists.example.net");
+        }
     }
 
     private static IEnumerable<Problem> SigningProblems(SigningSection s)

@@ -230,6 +230,13 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
         // RFC 8601 2.2: "none" when no method was applied (outbound mail).
         var value = _result?.AuthenticationResults ?? AuthenticationResultsWriter.Format(authservId, []);
         modifier.InsertHeader(0, AuthResultsHeader, HeaderBytes.ToMilterValue(value, leadingSpace));
+        if (_result is { } accepted && Seal(accepted, value) is { } sealError)
+            return MessageOutcome.Tempfail("cannot seal: " + sealError, signed);
+        if (_arcSet is { } arcSet)
+        {
+            foreach (var header in arcSet)
+                modifier.InsertHeader(0, header.Name, HeaderBytes.ToMilterValue(header.Value, leadingSpace));
+        }
         return new MessageOutcome(MilterResponse.Continue, verdict, AuthenticationResults: value) { Signed = signed, ForgedRemoved = forged.Count };
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Keys;
+using Milter.MailAuth.Arc;
 using Milter.MailAuth.Dns;
 using Milter.MailAuth.Inbound;
 using Milter.Metrics;
@@ -28,6 +29,7 @@ internal sealed class FilterServices
         Time = time;
         VerificationLog = verificationLog;
         InternalHosts = new NetworkList(options.Signing.InternalHosts ?? []);
+        ArcSealer = ArcSealKey.Load(options, time);
     }
 
     public MilterOptions Options { get; }
@@ -42,6 +44,8 @@ internal sealed class FilterServices
     public DmarcReportStore? ReportStore { get; }
     /// <summary>The daemon's instruments (one for its lifetime, across reloads); null where nothing is measured.</summary>
     public MilterMetrics? Metrics { get; }
+    /// <summary>Seals accepted inbound mail (Arc:Seal), or null.</summary>
+    public ArcSealer? ArcSealer { get; }
 
     /// <summary>The one place that decides the direction of a message (PRODUCT.md "Who is signed"): mail from an
     /// internal host, or from an authenticated client when SignAuthenticated is on, is outbound: it may be signed and

@@ -108,7 +108,7 @@ public sealed class KeyStore
             if (string.IsNullOrWhiteSpace(file)) throw new ConfigException(name + ":KeyFile", file, "a private key file is required");
             return new RuleKey(name, domain, selector, file, null, null);
         }
-        var key = ReadKey(name + ":KeyFile", file, settings.AllowGroupReadable);
+        var key = LoadKeyFile(name + ":KeyFile", file, settings.AllowGroupReadable);
         if (!string.IsNullOrEmpty(k.Algorithm) && k.Algorithm != key.Algorithm)
             throw new ConfigException($"{name}:Algorithm", k.Algorithm, $"the key in {file} is a {key.Algorithm} key");
         if (domain == "%") return new RuleKey(name, domain, selector, file, null, key);
@@ -122,7 +122,9 @@ public sealed class KeyStore
         }
     }
 
-    private static DkimPrivateKey ReadKey(string keyName, string file, bool allowGroupReadable)
+    /// <summary>A private key file checked (owner, mode, size) and loaded, for DKIM signing and the ARC seal alike.
+    /// Throws <see cref="ConfigException"/> naming <paramref name="keyName"/>.</summary>
+    internal static DkimPrivateKey LoadKeyFile(string keyName, string file, bool allowGroupReadable)
     {
         var problem = KeyFileCheck.Problem(file, allowGroupReadable);
         if (problem is not null) throw new ConfigException(keyName, file, problem);
@@ -209,7 +211,7 @@ public sealed class KeyStore
     private DkimPrivateKey LazyKey(string name, string path)
     {
         if (_lazyKeys.TryGetValue(path, out var key)) return key;
-        key = ReadKey(name + ":KeyFile", path, _settings.AllowGroupReadable);
+        key = LoadKeyFile(name + ":KeyFile", path, _settings.AllowGroupReadable);
         if (_lazyKeys.Count < MaxLazyKeys) _lazyKeys.TryAdd(path, key);
         return key;
     }

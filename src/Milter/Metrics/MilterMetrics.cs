@@ -22,7 +22,7 @@ internal sealed class MilterMetrics : IDnsQueryObserver, IDkimKeyCacheObserver, 
     public const string MeterName = "Milter";
 
     /// <summary>The Authentication-Results methods counted by milter.verifications (milter_verifications_total). ARC: add "arc".</summary>
-    public static readonly FrozenSet<string> VerificationMethods = FrozenSet.Create(StringComparer.Ordinal, "spf", "dkim", "dmarc");
+    public static readonly FrozenSet<string> VerificationMethods = FrozenSet.Create(StringComparer.Ordinal, "spf", "dkim", "dmarc", "arc");
 
     /// <summary>RFC 8601 2.7 result keywords (and 'policy'); anything else is counted as "other".</summary>
     private static readonly FrozenSet<string> ResultKeywords = FrozenSet.Create(StringComparer.Ordinal,

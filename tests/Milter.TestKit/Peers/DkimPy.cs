@@ -183,7 +183,7 @@ public static class DkimPy
 
     /// <summary>Runs <paramref name="script"/> with <paramref name="input"/> on stdin and parses the last line
     /// of its stdout as JSON; a missing python, dkimpy or dnspython fails with the Debian package to install.</summary>
-    private static async Task<JsonDocument> RunAsync(string script, byte[] input, string what, TimeSpan timeout, CancellationToken ct)
+    internal static async Task<JsonDocument> RunAsync(string script, byte[] input, string what, TimeSpan timeout, CancellationToken ct)
     {
         ProcessRunner.Require(PythonPath, "python3");
         var result = await ProcessRunner.RunAsync(PythonPath, ["-c", script], timeout, input, null, ct);

@@ -123,7 +123,9 @@ public sealed class CheckCommandTests(DmarcCliFixture lab)
     {
         var (code, root, header) = await CheckJsonAsync(lab.Sign(Message("org.dmarctld"), "org.dmarctld"), Allowed, "alice@org.dmarctld");
         Assert.Equal(0, code);
-        Assert.Equal(["dkim", "spf", "dmarc", "authenticationResults"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["dkim", "spf", "dmarc", "arc", "authenticationResults"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["result", "oldestPass", "sealers", "reason"], root.GetProperty("arc").EnumerateObject().Select(p => p.Name));
+        Assert.Equal("none", root.GetProperty("arc").GetProperty("result").GetString());
 
         var dkim = Assert.Single(root.GetProperty("dkim").EnumerateArray());
         Assert.Equal(["result", "domain", "selector", "algorithm", "headerI", "reason"], dkim.EnumerateObject().Select(p => p.Name));

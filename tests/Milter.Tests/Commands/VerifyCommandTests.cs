@@ -90,7 +90,8 @@ public sealed class VerifyCommandTests(AuthCliFixture lab)
         Assert.True(code == 0, stdout + stderr);
         var line = Assert.Single(Lines(stdout));
         var root = JsonDocument.Parse(line).RootElement;
-        Assert.Equal(["dkim", "authenticationResults"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["dkim", "arc", "authenticationResults"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("{\"result\":\"none\",\"oldestPass\":null,\"sealers\":[],\"reason\":null}", root.GetProperty("arc").GetRawText());
         var entry = Assert.Single(root.GetProperty("dkim").EnumerateArray());
         Assert.Equal(["result", "domain", "selector", "algorithm", "headerI", "reason"], entry.EnumerateObject().Select(p => p.Name));
         Assert.Equal("pass", entry.GetProperty("result").GetString());
@@ -109,7 +110,8 @@ public sealed class VerifyCommandTests(AuthCliFixture lab)
     {
         var (code, stdout, _) = await VerifyAsync(Message, "--json");
         Assert.Equal(1, code);
-        Assert.Equal("{\"dkim\":[],\"authenticationResults\":\"Authentication-Results: mx.verify.test; dkim=none\"}", stdout.Trim());
+        Assert.Equal("{\"dkim\":[],\"arc\":{\"result\":\"none\",\"oldestPass\":null,\"sealers\":[],\"reason\":null},"
+            + "\"authenticationResults\":\"Authentication-Results: mx.verify.test; dkim=none\"}", stdout.Trim());
     }
 
     [Fact]

@@ -147,4 +147,16 @@ public sealed class AggregateReportTests
         var noPolicy = pass with { Record = null, PolicyDomain = null, Policy = null, Result = DmarcResultCode.None };
         Assert.Null(DmarcEvaluationRecord.From(Day, IPAddress.Loopback, "a@example.com", null, noPolicy, [], null));
     }
+
+    [Fact]
+    public void From_ArcOverride_IsDispositionNone_WithALocalPolicyReasonNamingTheChain()
+    {
+        Assert.True(DmarcRecord.TryParse("v=DMARC1; p=reject; rua=mailto:agg@example.com", out var record, out _));
+        var lifted = new DmarcResult(DmarcResultCode.Fail, "example.com", "example.com", "example.com", DmarcPolicy.Reject, "p",
+            DmarcDisposition.None, false, false, false, null, record) { ArcOverride = "arc=pass i=1 as[1].d=lists.example aar[1] dmarc=pass" };
+        var e = DmarcEvaluationRecord.From(Day, IPAddress.Loopback, "a@lists.example", null, lifted, [], null)!;
+        Assert.Equal("fail", e.Result);
+        Assert.Equal("none", e.Disposition);
+        Assert.Equal([new DmarcPolicyReason("local_policy", "arc=pass i=1 as[1].d=lists.example aar[1] dmarc=pass")], e.Reasons);
+    }
 }

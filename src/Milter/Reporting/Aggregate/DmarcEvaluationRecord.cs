@@ -69,6 +69,9 @@ public sealed record DmarcEvaluationRecord
             if (dmarc.SampledOut)
                 reasons.Add(new DmarcPolicyReason("other", $"sampled_out (pct={record.Percent})"));
         }
+        // RFC 8617 7.2.1: a trusted ARC chain lifted the disposition; the report says so with the chain.
+        if (dmarc.ArcOverride is { } arc)
+            reasons.Add(new DmarcPolicyReason("local_policy", arc));
         if (done != asked)
             reasons.Add(new DmarcPolicyReason("local_policy", $"policy asked for {asked.ToKeyword()}, applied {done.ToKeyword()}"));
 

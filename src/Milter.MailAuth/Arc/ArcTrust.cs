@@ -1,0 +1,59 @@
+using Milter.MailAuth.AuthenticationResults;
+using Milter.MailAuth.Dkim;
+
+namespace Milter.MailAuth.Arc;
+
+/// <summary>
+/// Whether a passing ARC chain lets a DMARC failure through (RFC 8617 7.2.1, local policy): every sealer from the
+/// newest set back to the first set (newest first) whose ARC-Authentication-Results show the author authenticated
+/// (dmarc=pass, or dkim=pass / spf=pass for a domain aligned with the author domain) must be trusted. A trusted
+/// name covers its subdomains. Alignment here is the author domain or one of its parents or subdomains (relaxed
+/// alignment without the organizational-domain lookup: it can only refuse more, never accept more).
+/// </summary>
+public static class ArcTrust
+{
+    /// <summary>The override's comment ("arc=pass i=2 as[2].d=lists.example.net aar[1] dmarc=pass"), or null when the
+    /// chain does not qualify.</summary>
+    public static string? Override(ArcChainResult arc, string authorDomain, IReadOnlyCollection<string> trustedSealers)
+    {
+        ArgumentNullException.ThrowIfNull(arc);
+        ArgumentNullException.ThrowIfNull(trustedSealers);
+        if (arc.Result != ArcResult.Pass || trustedSealers.Count == 0 || authorDomain.Length == 0) return null;
+        for (int k = arc.Sets.Count - 1; k >= 0; k--)
+        {
+            ArcSet set = arc.Sets[k];
+            if (!trustedSealers.Any(t => DkimKeyRecordName.IsSameOrSubdomain(set.SealDomain, t.Trim().TrimEnd('.')))) return null;
+            if (Authenticated(set.AuthenticationResults, authorDomain) is { } how)
+                return $"arc=pass i={arc.Instances} as[{arc.Instances}].d={arc.Sets[^1].SealDomain} aar[{set.Instance}] {how}";
+        }
+        return null;
+    }
+
+    private static string? Authenticated(string payload, string authorDomain)
+    {
+        if (!AuthenticationResultsParser.TryParse(payload, out var parsed) || parsed is null) return null;
+        foreach (AuthMethodResult r in parsed.Results)
+        {
+            if (!r.Result.Equals("pass", StringComparison.OrdinalIgnoreCase)) continue;
+            string method = r.Method.ToLowerInvariant();
+            if (method == "dmarc") return "dmarc=pass";
+            string? domain = method switch
+            {
+                "dkim" => Property(r, "header", "d") ?? Domain(Property(r, "header", "i")),
+                "spf" => Domain(Property(r, "smtp", "mailfrom")) ?? Property(r, "smtp", "helo"),
+                _ => null,
+            };
+            if (domain is not null && Aligned(domain.TrimEnd('.'), authorDomain))
+                return $"{method}=pass {domain.ToLowerInvariant()}";
+        }
+        return null;
+    }
+
+    private static bool Aligned(string domain, string author) =>
+        DkimKeyRecordName.IsSameOrSubdomain(domain, author) || DkimKeyRecordName.IsSameOrSubdomain(author, domain);
+
+    private static string? Property(AuthMethodResult r, string type, string name) =>
+        r.Properties?.FirstOrDefault(p => p.Type.Equals(type, StringComparison.OrdinalIgnoreCase) && p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Value;
+
+    private static string? Domain(string? address) => address is null ? null : address[(address.LastIndexOf('@') + 1)..] is { Length: > 0 } d ? d : null;
+}
