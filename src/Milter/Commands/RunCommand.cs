@@ -19,7 +19,7 @@ public static class RunCommand
         var dns = cl.Get("dns");
 
         var options = ConfigLoader.Load(configFile, listen, dns);
-        var reportsWarning = ReportDataDirectory.Prepare(options.Reports, source: ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
+        var reportsWarning = ReportStoreStartup.Prepare(options.Reports, ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);
         using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns));
         if (reportsWarning is not null)

@@ -66,6 +66,7 @@ public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
         if (o.Verification.HeaderLimitAction is not (VerificationSection.HeaderLimitReject or VerificationSection.HeaderLimitTempfail))
             yield return new("Verification:HeaderLimitAction", o.Verification.HeaderLimitAction, "use reject (552 5.3.4) or tempfail (452 4.3.4)");
 
+        foreach (var p in Reporting.Aggregate.ReportStoreStartup.Problems(o.Reports)) yield return new(p.Key, p.Value, p.Text);
         foreach (var p in ServerProblems(o.Server)) yield return p;
         if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(o.LogLevel, ignoreCase: true, out _))
             yield return new("LogLevel", o.LogLevel, "use Trace, Debug, Information, Warning or Error");
