@@ -122,6 +122,9 @@ public sealed class ReportsSection
 
     /// <summary>Evaluations older than this many days are deleted (in small batches); 0 keeps them all.</summary>
     public int RetentionDays { get; set; }
+
+    /// <summary>Evaluations held in memory while the store is slow or down; past it they are dropped (counted, logged).</summary>
+    public int QueueCapacity { get; set; } = 10_000;
 }
 
 public sealed class ServerSection

@@ -52,7 +52,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     {
         return ReportStoreLocation.From(options.Reports) is { } location
             ? new DmarcReportStore(location, loggerFactory.CreateLogger("milter.reports"), TimeProvider.System,
-                new DmarcReportStoreOptions { RetentionDays = options.Reports.RetentionDays })
+                new DmarcReportStoreOptions { RetentionDays = options.Reports.RetentionDays, Capacity = options.Reports.QueueCapacity })
             : null;
     }
 

@@ -182,7 +182,8 @@ public sealed class AggregateStoreTests(PostgresFixture postgres) : IDisposable,
         Assert.Equal(5, store.LostCount);
         Assert.Equal(0, store.WrittenCount);
         Assert.Equal(1, _logger.Count(LogLevel.Error)); // rate-limited: one line for the whole burst
-        Assert.Contains("cannot open", _logger.Entries.Single().Message, StringComparison.Ordinal);
+        Assert.Contains("cannot open", _logger.Entries.Single(e => e.Level == LogLevel.Error).Message, StringComparison.Ordinal);
+        Assert.Contains("0 evaluation(s) written, 0 dropped (queue full), 5 lost", _logger.Entries.Single(e => e.Level == LogLevel.Warning).Message, StringComparison.Ordinal);
         Assert.False(store.TryEnqueue(Pass("192.0.2.1", Day, Policy("example.com")))); // closed
     }
 

@@ -25,6 +25,7 @@ public sealed class DmarcReportStore : IAsyncDisposable
     private readonly ReportRetention? _retention;
     private DmarcReportDatabase? _db;
     private bool _failing;
+    private int _disposed;
     private long _written;
     private long _lost;
 
@@ -85,6 +86,8 @@ public sealed class DmarcReportStore : IAsyncDisposable
     /// per batch), then closes the database.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         lock (_closingGate)
         {
             _closing = true;
@@ -93,6 +96,9 @@ public sealed class DmarcReportStore : IAsyncDisposable
         if (_retention is not null)
             await _retention.DisposeAsync();
         await _writer.DisposeAsync();
+        if (DroppedCount + LostCount > 0)
+            _logger.LogWarning("DMARC report store {Store} closed: {Written} evaluation(s) written, {Dropped} dropped (queue full), {Lost} lost.",
+                Location, WrittenCount, DroppedCount, LostCount);
     }
 
     /// <summary>Writes the batch, holding it (and so letting the queue fill) while the database fails, until it is written

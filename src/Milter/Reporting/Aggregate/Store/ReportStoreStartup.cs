@@ -25,6 +25,8 @@ public static class ReportStoreStartup
             else if (ConnectionStringProblem(reports.ConnectionString) is { } problem)
                 yield return ("Reports:ConnectionString", HiddenValue, problem);
         }
+        if (reports.QueueCapacity is < 100 or > 1_000_000)
+            yield return ("Reports:QueueCapacity", reports.QueueCapacity.ToString(CultureInfo.InvariantCulture), "must be between 100 and 1000000");
         if (reports.RetentionDays is < 0 or > 3650)
             yield return ("Reports:RetentionDays", reports.RetentionDays.ToString(CultureInfo.InvariantCulture), "must be between 0 (keep all) and 3650");
     }
