@@ -14,6 +14,7 @@ public sealed class PostgresInstance : IAsyncDisposable
 {
     public const string User = "milter";
     private const string DebianPackage = "postgresql";
+    private const int SigQuit = 3;
 
     private readonly TempDir _dir;
     private readonly string _bin;
@@ -28,8 +29,9 @@ public sealed class PostgresInstance : IAsyncDisposable
         Password = password;
         _janitor = Janitor.Register(() =>
         {
-            if (_pid > 0)
-                UnixProcess.Signal(_pid, UnixProcess.SigKill);
+            // SIGQUIT: PostgreSQL's immediate shutdown, which also ends its backends (SIGKILL would orphan them).
+            if (_pid > 0 && UnixProcess.Signal(_pid, SigQuit))
+                UnixProcess.WaitOrKillAsync([_pid], TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
         });
     }
 

@@ -6,7 +6,7 @@ namespace Milter.Tests.Reporting;
 
 /// <summary>One PostgreSQL server for a test class, started on first use (a class whose SQLite cases run alone never
 /// starts it), stopped when the class is done. Each test takes a database of its own (<see cref="ReportStoreTarget"/>).</summary>
-public sealed class PostgresFixture : IAsyncDisposable
+public sealed class PostgresFixture : IAsyncLifetime
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private PostgresInstance? _instance;
@@ -24,7 +24,10 @@ public sealed class PostgresFixture : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>IAsyncLifetime, not IAsyncDisposable: xunit 2 awaits only the former on a class fixture.</summary>
+    public async Task DisposeAsync()
     {
         if (_instance is not null)
             await _instance.DisposeAsync();
