@@ -25,8 +25,9 @@ public sealed class DmarcReportStoreOptions
     /// <summary>Time between two retention runs (the first runs at start).</summary>
     public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>Most rows one retention statement deletes (one short transaction).</summary>
-    public int RetentionBatch { get; set; } = 2_000;
+    /// <summary>Most rows one retention statement deletes (one short transaction); 0: the engine's own
+    /// (<see cref="ReportStoreDialect.RetentionBatch"/>: 200 for SQLite, 2,000 for PostgreSQL).</summary>
+    public int RetentionBatch { get; set; }
 
     /// <summary>Pause between two retention statements, so writers get the table in between.</summary>
     public TimeSpan RetentionPause { get; set; } = TimeSpan.FromMilliseconds(20);

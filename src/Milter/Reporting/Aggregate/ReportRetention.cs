@@ -32,8 +32,11 @@ internal sealed class ReportRetention : IAsyncDisposable
     public long DeletedCount => Interlocked.Read(ref _deleted);
 
     /// <summary>One retention pass: deletes in batches until no row is older than the cutoff; returns the rows deleted.</summary>
+    /// <param name="batch">rows per statement; 0: the engine's own (<see cref="ReportStoreDialect.RetentionBatch"/>)</param>
     public static long Run(ReportStoreLocation location, DateTimeOffset cutoff, int batch, TimeSpan pause, CancellationToken ct)
     {
+        if (batch <= 0)
+            batch = ReportStoreDialect.For(location).RetentionBatch;
         long total = 0;
         using var db = DmarcReportDatabase.Open(location, create: false);
         int deleted;

@@ -14,6 +14,8 @@ internal sealed class PostgreSqlReportDialect(string connectionString) : ReportS
 
     public override int RowsPerInsert => 100;
 
+    public override int RetentionBatch => 2_000;
+
     public override DbConnection Open(bool create)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString)

@@ -27,6 +27,10 @@ internal abstract class ReportStoreDialect
     {
     }
 
+    /// <summary>Rows one retention statement deletes: what the engine deletes in well under 100 ms on a loaded machine
+    /// (SQLite locks the whole file for the statement; PostgreSQL only the rows).</summary>
+    public abstract int RetentionBatch { get; }
+
     /// <summary>A transaction for a batch of inserts.</summary>
     public virtual DbTransaction BeginWrite(DbConnection connection) => connection.BeginTransaction();
 

@@ -17,6 +17,8 @@ internal sealed class SqliteReportDialect(string dataDirectory) : ReportStoreDia
 
     public override void Prepare(DbCommand command) => command.Prepare();
 
+    public override int RetentionBatch => 200;
+
     public override DbConnection Open(bool create)
     {
         var builder = new SqliteConnectionStringBuilder
