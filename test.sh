@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in postfix knot knot-dnsutils miltertest python3-dkim python3-authres python3-dnspython opendkim opendkim-tools swaks shellcheck libsasl2-modules afl++ \
-         podman buildah podman-compose runc debootstrap fuse-overlayfs lintian prometheus; do
+         podman buildah podman-compose runc debootstrap fuse-overlayfs lintian prometheus postgresql; do
   have "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -26,7 +26,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   # The Debian packages start daemons of their own; the tests start private instances instead. Only the
   # daemons of packages installed just now are stopped: a service that was already there (a live Postfix
   # on a real mail host) is never touched.
-  for svc in postfix opendkim knot prometheus; do
+  for svc in postfix opendkim knot prometheus postgresql; do
     if [[ " ${need_pkgs[*]} " == *" $svc "* ]]; then
       $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
     fi

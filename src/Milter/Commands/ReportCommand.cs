@@ -32,15 +32,13 @@ public static class ReportCommand
         if (to <= from)
             throw new UsageException($"report: --to {toText} is not after --from {fromText}");
         (string Host, int Port)? relay = send is null ? null : ParseRelay(send);
-        var submitter = Submitter(orgName, orgEmail);
 
-        // Where the daemon keeps it: --data-dir, else Reports:DataDirectory (--config file, MILTER_ environment), else
-        // whichever of /var/lib/milter and the user's state directory holds a store (the daemon's default is one of them).
         var reportsSection = dataDirOption is null ? ConfigLoader.Load(config).Reports : new ReportsSection { DataDirectory = dataDirOption };
-        var (dataDir, lookedIn) = ReportDataDirectory.Locate(reportsSection);
-        string? dbPath = dataDir is null ? null : DmarcReportStore.PathIn(dataDir);
-        if (dbPath is null || !File.Exists(dbPath))
-            throw new UsageException($"report: no report store at {string.Join(" or ", lookedIn.Select(DmarcReportStore.PathIn))} (--data-dir)");
+        var location = Locate(reportsSection);
+        // A shared store: every host must name the same organisation, or each would send its own report under its own id.
+        if (location.Kind == ReportStoreKind.PostgreSql && orgEmail is null)
+            throw new UsageException("report: a shared (postgresql) store needs --org-email: reports are sent for the organisation, not this host");
+        var submitter = Submitter(orgName, orgEmail);
         try
         {
             Directory.CreateDirectory(outDir);
@@ -50,16 +48,16 @@ public static class ReportCommand
             throw new UsageException($"report: cannot create --out {outDir}: {e.Message}");
         }
 
+        using var db = OpenStore(location);
         IReadOnlyList<AggregateReport> reports;
         try
         {
-            using var db = DmarcReportDatabase.Open(dbPath, create: false);
             // RFC 9990: begin and end are the period in epoch seconds; end is its last second.
             reports = AggregateReportBuilder.Build(db.Query(from, to).ToList(), submitter, from.ToUnixTimeSeconds(), to.ToUnixTimeSeconds() - 1);
         }
         catch (Exception e) when (DmarcReportStore.IsStorageError(e))
         {
-            throw new UsageException($"report: cannot read the report store {dbPath}: {e.Message}");
+            throw new UsageException($"report: cannot read the report store {location}: {e.Message}");
         }
 
         int failures = 0;
@@ -79,13 +77,44 @@ public static class ReportCommand
         {
             var check = new ExternalDestination(CliDns.CreateResolver(dns, config), PublicSuffixList.Default);
             var mailer = new AggregateReportMailer(r.Host, r.Port, TimeSpan.FromSeconds(30));
+            var ledger = new ReportSendLedger(db, TimeProvider.System);
             foreach (var (report, gzip) in files)
-                failures += await SendAsync(report, gzip, check, mailer);
+                failures += await SendAsync(report, gzip, check, mailer, ledger);
         }
         return failures == 0 ? Program.ExitOk : Program.ExitTemporary;
     }
 
-    private static async Task<int> SendAsync(AggregateReport report, byte[] gzip, ExternalDestination check, AggregateReportMailer mailer)
+    /// <summary>Where the store is: postgresql (Reports:Store) at Reports:ConnectionString; else the SQLite file in --data-dir,
+    /// Reports:DataDirectory (--config file, MILTER_ environment), or whichever of /var/lib/milter and the user's state
+    /// directory holds a store (the daemon's default is one of them).</summary>
+    private static ReportStoreLocation Locate(ReportsSection reports)
+    {
+        if (ReportStoreLocation.IsPostgreSql(reports))
+        {
+            if (ReportStoreStartup.Problems(reports).FirstOrDefault() is { Key: not null } problem)
+                throw new UsageException($"report: {problem.Key}: {problem.Text}");
+            return ReportStoreLocation.PostgreSql(reports.ConnectionString!);
+        }
+        var (dataDir, lookedIn) = ReportDataDirectory.Locate(reports);
+        if (dataDir is null || !File.Exists(DmarcReportStore.PathIn(dataDir)))
+            throw new UsageException($"report: no report store at {string.Join(" or ", lookedIn.Select(DmarcReportStore.PathIn))} (--data-dir)");
+        return ReportStoreLocation.Sqlite(dataDir);
+    }
+
+    private static DmarcReportDatabase OpenStore(ReportStoreLocation location)
+    {
+        try
+        {
+            return DmarcReportDatabase.Open(location, create: false);
+        }
+        catch (Exception e) when (DmarcReportStore.IsStorageError(e))
+        {
+            throw new UsageException($"report: cannot read the report store {location}: {e.Message}");
+        }
+    }
+
+    private static async Task<int> SendAsync(AggregateReport report, byte[] gzip, ExternalDestination check, AggregateReportMailer mailer,
+        ReportSendLedger ledger)
     {
         int failures = 0;
         var addresses = ExternalDestination.MailtoAddresses(report.Policy.Rua);
@@ -103,10 +132,33 @@ public static class ReportCommand
             }
             foreach (var to in verdict.Addresses)
             {
+                ReportSendLedger.Claim? claim;
+                try
+                {
+                    claim = ledger.TryClaim(report, to);
+                }
+                catch (Exception e) when (DmarcReportStore.IsStorageError(e))
+                {
+                    Console.Error.WriteLine($"milter: report: not sending {report.ReportId} to {to}: the report store failed: {e.Message}");
+                    failures++;
+                    continue;
+                }
+                if (claim is null)
+                {
+                    Console.Out.WriteLine($"not sent {report.ReportId} for {report.Policy.Domain} to {to}: already sent, or being sent by another run");
+                    continue;
+                }
                 try
                 {
                     await mailer.SendAsync(report, gzip, to, CancellationToken.None);
+                    ledger.Sent(claim);
                     Console.Out.WriteLine($"sent {report.ReportId} for {report.Policy.Domain} to {to}");
+                }
+                catch (Exception e) when (DmarcReportStore.IsStorageError(e))
+                {
+                    // Sent, but not recorded: a run after the lease runs out sends it again (the one retry).
+                    Console.Error.WriteLine($"milter: report: sent {report.ReportId} to {to} but could not record it: {e.Message}");
+                    failures++;
                 }
                 catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or MailKit.Net.Smtp.SmtpCommandException
                                               or MailKit.Net.Smtp.SmtpProtocolException or ServiceNotConnectedException
@@ -114,6 +166,7 @@ public static class ReportCommand
                                               or MimeKit.ParseException)
                 {
                     Console.Error.WriteLine($"milter: report: sending {report.ReportId} to {to} failed: {e.Message}");
+                    ledger.Release(claim);
                     failures++;
                 }
             }

@@ -20,7 +20,7 @@ public static class RunCommand
 
         var openDkimConfig = cl.Get("opendkim-config");
         var (options, warnings) = ConfigSources.Load(configFile, openDkimConfig, listen, dns);
-        var reportsWarning = ReportDataDirectory.Prepare(options.Reports, source: ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
+        var reportsWarning = ReportStoreStartup.Prepare(options.Reports, ConfigLoader.SourceOf(configFile, "Reports:DataDirectory"));
         var keys = KeyStore.Load(options.Signing, TimeProvider.System);
         using var host = BuildHost(options, keys, new StartupArguments(configFile, listen, dns, openDkimConfig));
         var startupLog = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milter.config");

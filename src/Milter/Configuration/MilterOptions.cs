@@ -136,6 +136,20 @@ public sealed class ReportsSection
     /// <summary>When the data directory cannot be written: false (the default) stops start-up with one line; true runs
     /// without the DMARC report store, with one warning line.</summary>
     public bool Optional { get; set; }
+
+    /// <summary>sqlite (the file in <see cref="DataDirectory"/>, one host) or postgresql (<see cref="ConnectionString"/>,
+    /// a store shared by a fleet of relays).</summary>
+    public string Store { get; set; } = Reporting.Aggregate.ReportStoreLocation.SqliteName;
+
+    /// <summary>The Npgsql connection string of the postgresql store (Host=...;Database=...;Username=...;Password=...).
+    /// Secret: never logged.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Evaluations older than this many days are deleted (in small batches); 0 keeps them all.</summary>
+    public int RetentionDays { get; set; }
+
+    /// <summary>Evaluations held in memory while the store is slow or down; past it they are dropped (counted, logged).</summary>
+    public int QueueCapacity { get; set; } = 10_000;
 }
 
 public sealed class MetricsSection

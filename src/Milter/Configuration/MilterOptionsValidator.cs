@@ -67,6 +67,7 @@ public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
             yield return new("Verification:HeaderLimitAction", o.Verification.HeaderLimitAction, "use reject (552 5.3.4) or tempfail (452 4.3.4)");
 
         foreach (var p in ArcProblems(o)) yield return p;
+        foreach (var p in Reporting.Aggregate.ReportStoreStartup.Problems(o.Reports)) yield return new(p.Key, p.Value, p.Text);
         foreach (var p in ServerProblems(o.Server)) yield return p;
         if (!string.IsNullOrWhiteSpace(o.Metrics.Listen) && !Metrics.MetricsListenAddress.TryParse(o.Metrics.Listen, out _, out var metricsError))
             yield return new("Metrics:Listen", o.Metrics.Listen, metricsError);

@@ -55,10 +55,10 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     /// at start-up (<see cref="ReportDataDirectory.Prepare"/>: one line and exit 2, or "" with one warning when optional).</summary>
     private static DmarcReportStore? OpenReportStore(MilterOptions options, ILoggerFactory loggerFactory)
     {
-        var directory = options.Reports.DataDirectory;
-        return string.IsNullOrWhiteSpace(directory)
-            ? null
-            : new DmarcReportStore(directory, loggerFactory.CreateLogger("milter.reports"), TimeProvider.System);
+        return ReportStoreLocation.From(options.Reports) is { } location
+            ? new DmarcReportStore(location, loggerFactory.CreateLogger("milter.reports"), TimeProvider.System,
+                new DmarcReportStoreOptions { RetentionDays = options.Reports.RetentionDays, Capacity = options.Reports.QueueCapacity })
+            : null;
     }
 
     public IReadOnlyList<System.Net.EndPoint> EndPoints => _server?.EndPoints ?? [];
@@ -94,7 +94,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s); verification log {Log}; DMARC report store {Store}",
             string.Join(", ", specs.Select(x => x.ToString())), _options.AuthservId, _holder.Current.Keys.Count,
             string.IsNullOrWhiteSpace(_options.ReportLog.Path) ? "off" : _options.ReportLog.Path,
-            _reportStore is null ? "off" : _options.Reports.DataDirectory);
+            _reportStore is null ? "off" : _reportStore.Location.Description);
     }
 
     private void OnSighup(PosixSignalContext context)

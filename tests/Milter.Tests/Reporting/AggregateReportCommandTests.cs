@@ -9,27 +9,47 @@ using static Milter.Tests.Reporting.AggregateTestData;
 namespace Milter.Tests.Reporting;
 
 /// <summary>`milter report` through the real executable: files parsed back and checked against the stored
-/// evaluations; --send to a real Postfix smtp-sink with the external-destination check served by Knot.</summary>
-public sealed class AggregateReportCommandTests : IDisposable
+/// evaluations; --send to a real Postfix smtp-sink with the external-destination check served by Knot. Cases with a
+/// <see cref="ReportStoreKind"/> run against both stores (SQLite, and a real PostgreSQL from <see cref="PostgresFixture"/>).</summary>
+public sealed class AggregateReportCommandTests(PostgresFixture postgres) : IDisposable, IClassFixture<PostgresFixture>
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("milter-report-cli-").FullName;
-    private string DataDir => Path.Combine(_dir, "data");
+    private readonly List<ReportStoreTarget> _targets = [];
+    private ReportStoreTarget? _target;
     private string OutDir => Path.Combine(_dir, "out");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public static TheoryData<ReportStoreKind> Stores => [ReportStoreKind.Sqlite, ReportStoreKind.PostgreSql];
+
+    public void Dispose()
+    {
+        foreach (var t in _targets)
+            t.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>The store of this test (SQLite unless a case chose one with <see cref="UseAsync"/>).</summary>
+    private ReportStoreTarget Target => _target ?? throw new InvalidOperationException("call UseAsync first");
+    private string DataDir => Target.DataDirectory;
+
+    private async Task UseAsync(ReportStoreKind kind)
+    {
+        _target = await ReportStoreTarget.CreateAsync(kind, postgres);
+        _targets.Add(_target);
+    }
 
     private async Task StoreAsync(IEnumerable<DmarcEvaluationRecord> evaluations)
     {
-        await using var store = new DmarcReportStore(DataDir, NullLogger.Instance, TimeProvider.System);
-        foreach (var e in evaluations)
-            Assert.True(store.TryEnqueue(e));
-        await store.DisposeAsync();
-        Assert.Equal(0, store.LostCount);
+        if (_target is null)
+            await UseAsync(ReportStoreKind.Sqlite);
+        await Target.StoreAsync(evaluations);
     }
 
-    private Task<(int ExitCode, string StdOut, string StdErr)> ReportAsync(params string[] extra) =>
-        MilterDaemon.RunCliAsync(["report", "--from", "2026-03-14", "--to", "2026-03-14", "--out", OutDir, "--data-dir", DataDir,
-            "--org-name", "Receiver Org", "--org-email", "dmarc@receiver.example", .. extra]);
+    private Task<(int ExitCode, string StdOut, string StdErr)> ReportAsync(params string[] extra) => ReportToAsync(OutDir, extra);
+
+    private Task<(int ExitCode, string StdOut, string StdErr)> ReportToAsync(string outDir, params string[] extra) =>
+        MilterDaemon.RunCliAsync(["report", "--from", "2026-03-14", "--to", "2026-03-14", "--out", outDir, .. Target.CliArgs,
+            "--org-name", "Receiver Org", "--org-email", "dmarc@receiver.example", .. extra], environment: Target.Environment,
+            timeout: TimeSpan.FromSeconds(120));
 
     /// <summary>Evaluations on the day and on both sides of it; three policy domains, one without rua=.</summary>
     private static List<DmarcEvaluationRecord> Evaluations()
@@ -53,9 +73,11 @@ public sealed class AggregateReportCommandTests : IDisposable
         return list;
     }
 
-    [Fact]
-    public async Task WritesOneGzipReportPerDomainWithRua_EveryCountMatchesTheStore()
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task WritesOneGzipReportPerDomainWithRua_EveryCountMatchesTheStore(ReportStoreKind kind)
     {
+        await UseAsync(kind);
         var evaluations = Evaluations();
         await StoreAsync(evaluations);
 
@@ -93,9 +115,11 @@ public sealed class AggregateReportCommandTests : IDisposable
         Assert.DoesNotContain("norua.example", string.Join(" ", files), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task RerunForTheSamePeriod_ReusesTheFileNames()
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task RerunForTheSamePeriod_ReusesTheFileNames(ReportStoreKind kind)
     {
+        await UseAsync(kind);
         await StoreAsync(Evaluations());
         Assert.Equal(0, (await ReportAsync()).ExitCode);
         var first = Directory.GetFiles(OutDir).Order(StringComparer.Ordinal).ToList();
@@ -132,6 +156,7 @@ public sealed class AggregateReportCommandTests : IDisposable
     [Fact]
     public async Task MissingStoreOrBadSendUri_AreUsageErrors_Exit2()
     {
+        await UseAsync(ReportStoreKind.Sqlite);
         var (code, _, stderr) = await ReportAsync();
         Assert.Equal(2, code);
         Assert.Contains("no report store", stderr, StringComparison.Ordinal);
@@ -141,9 +166,11 @@ public sealed class AggregateReportCommandTests : IDisposable
         Assert.Contains("--send", stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Send_MailsEachAuthorizedRua_RefusesTheUnverifiedExternalOne()
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task Send_MailsEachAuthorizedRua_RefusesTheUnverifiedExternalOne(ReportStoreKind kind)
     {
+        await UseAsync(kind);
         // reports.example.net accepts reports for example.org; refused.example.net publishes nothing for it.
         await using var knot = await KnotDnsServer.StartAsync(new DnsZone("example.net")
             .Txt("example.org._report._dmarc.reports", "v=DMARC1")
@@ -189,5 +216,79 @@ public sealed class AggregateReportCommandTests : IDisposable
         Assert.True(code == 3, stdout + stderr);
         Assert.Contains("skipped agg@reports.example.net for example.org: TXT example.org._report._dmarc.reports.example.net", stdout, StringComparison.Ordinal);
         Assert.Equal(0, await sink.CountAfterAsync(TimeSpan.FromMilliseconds(300)));
+    }
+
+    /// <summary>Knot answering the external-destination check: reports.example.net takes example.org's reports.</summary>
+    private static Task<KnotDnsServer> ReportDnsAsync() => KnotDnsServer.StartAsync(new DnsZone("example.net")
+        .Txt("example.org._report._dmarc.reports", "v=DMARC1"));
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task TwoRunsAtOnce_SendEachReportOnce_AndALaterRunSendsNothing(ReportStoreKind kind)
+    {
+        await UseAsync(kind);
+        await using var knot = await ReportDnsAsync();
+        await using var sink = await SmtpSink.StartAsync();
+        await StoreAsync(Evaluations());
+        string[] send = ["--send", $"smtp://127.0.0.1:{sink.Port}", "--dns", $"127.0.0.1:{knot.Port}"];
+
+        // Two hosts' cron jobs at the same minute (each its own --out).
+        var runs = await Task.WhenAll(ReportToAsync(Path.Combine(_dir, "a"), send), ReportToAsync(Path.Combine(_dir, "b"), send));
+        foreach (var (code, stdout, stderr) in runs)
+            Assert.True(code == 0, stdout + stderr);
+
+        // Two reports (example.com to dmarc@example.com, example.org to agg@reports.example.net): each sent once in all.
+        Assert.Equal(2, await sink.CountAfterAsync(TimeSpan.FromSeconds(1)));
+        var sent = runs.SelectMany(r => r.StdOut.Split('\n')).Where(l => l.StartsWith("sent ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(2, runs.SelectMany(r => r.StdOut.Split('\n')).Count(l => l.Contains("already sent, or being sent by another run", StringComparison.Ordinal)));
+
+        var again = await ReportToAsync(Path.Combine(_dir, "c"), send);
+        Assert.True(again.ExitCode == 0, again.StdOut + again.StdErr);
+        Assert.DoesNotContain("\nsent ", "\n" + again.StdOut, StringComparison.Ordinal);
+        Assert.Equal(2, await sink.CountAfterAsync(TimeSpan.FromMilliseconds(500)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task ARunThatDiedMidSend_IsRetriedOnceItsLeaseRunsOut_ALiveLeaseIsLeftAlone(ReportStoreKind kind)
+    {
+        await UseAsync(kind);
+        await using var knot = await ReportDnsAsync();
+        await using var sink = await SmtpSink.StartAsync();
+        await StoreAsync(Evaluations());
+        long begin = Day.ToUnixTimeSeconds(), end = begin + 86399;
+        string comId = AggregateReportBuilder.ReportId("receiver.example", "example.com", begin, end);
+        string orgId = AggregateReportBuilder.ReportId("receiver.example", "example.org", begin, end);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // example.com: claimed by a run that died (its lease ran out a minute ago); example.org: being sent right now.
+        await Target.SqlAsync($"""
+            INSERT INTO report_sends (send_key, report_id, policy_domain, address, owner, lease_until_ms, attempts, sent_ms) VALUES
+            ('{comId} dmarc@example.com', '{comId}', 'example.com', 'dmarc@example.com', 'dead-host:1:x', {now - 60_000}, 1, NULL),
+            ('{orgId} agg@reports.example.net', '{orgId}', 'example.org', 'agg@reports.example.net', 'live-host:2:y', {now + 600_000}, 1, NULL);
+            """);
+
+        var (code, stdout, stderr) = await ReportAsync("--send", $"smtp://127.0.0.1:{sink.Port}", "--dns", $"127.0.0.1:{knot.Port}");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains($"sent {comId} for example.com to dmarc@example.com", stdout, StringComparison.Ordinal);
+        Assert.Contains($"not sent {orgId} for example.org to agg@reports.example.net: already sent, or being sent by another run", stdout, StringComparison.Ordinal);
+        var message = MimeMessage.Load(new MemoryStream(SmtpSink.StripSinkHeaders((await sink.WaitForMessagesAsync(1, TimeSpan.FromSeconds(20)))[0])));
+        Assert.Equal("dmarc@example.com", message.To.Mailboxes.Single().Address);
+        Assert.Equal(1, await sink.CountAfterAsync(TimeSpan.FromMilliseconds(500)));
+        using var db = Target.Open();
+        Assert.Equal((true, 2), db.SendState($"{comId} dmarc@example.com"));
+        Assert.Equal((false, 1), db.SendState($"{orgId} agg@reports.example.net"));
+    }
+
+    [Fact]
+    public async Task SharedStore_WithoutOrgEmail_IsAUsageError_TheReportMustNameTheOrganisationNotTheHost()
+    {
+        await UseAsync(ReportStoreKind.PostgreSql);
+        await StoreAsync([Pass("192.0.2.1", Day, Policy("example.com", "mailto:d@example.com"))]);
+        var (code, _, stderr) = await MilterDaemon.RunCliAsync(["report", "--from", "2026-03-14", "--to", "2026-03-14", "--out", OutDir],
+            environment: Target.Environment);
+        Assert.Equal(2, code);
+        Assert.Contains("--org-email", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(Target.Postgres!.Password, stderr, StringComparison.Ordinal);
     }
 }

@@ -5,12 +5,16 @@ using static Milter.Tests.Reporting.AggregateTestData;
 
 namespace Milter.Tests.Reporting;
 
-public sealed class AggregateStoreTests : IDisposable
+/// <summary>The report store's writer. Cases with a <see cref="ReportStoreKind"/> run against both stores (the SQLite
+/// file and a real PostgreSQL server from <see cref="PostgresFixture"/>); the others are about SQLite's file.</summary>
+public sealed class AggregateStoreTests(PostgresFixture postgres) : IDisposable, IClassFixture<PostgresFixture>
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("milter-dmarcstore-").FullName;
     private readonly CollectingLogger<DmarcReportStore> _logger = new();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<ReportStoreKind> Stores => [ReportStoreKind.Sqlite, ReportStoreKind.PostgreSql];
 
     private static List<DmarcEvaluationRecord> ReadAll(string dataDir)
     {
@@ -18,9 +22,11 @@ public sealed class AggregateStoreTests : IDisposable
         return db.Query(DateTimeOffset.UnixEpoch, DateTimeOffset.MaxValue.AddDays(-1)).ToList();
     }
 
-    [Fact]
-    public async Task RoundTrip_EveryFieldComesBack()
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task RoundTrip_EveryFieldComesBack(ReportStoreKind kind)
     {
+        using var target = await ReportStoreTarget.CreateAsync(kind, postgres);
         var policy7489 = new DmarcPublishedPolicy("example.org", "psl", "quarantine", "none", null, "s", "r", false, "1:d", 50,
             ["mailto:a@example.org", "mailto:b@example.net"]);
         var records = new[]
@@ -34,13 +40,13 @@ public sealed class AggregateStoreTests : IDisposable
                 Dkim = [],
             },
         };
-        await using (var store = new DmarcReportStore(_dir, _logger, TimeProvider.System))
+        await using (var store = new DmarcReportStore(target.Location, _logger, TimeProvider.System, new DmarcReportStoreOptions()))
         {
             foreach (var r in records)
                 Assert.True(store.TryEnqueue(r));
         }
 
-        var back = ReadAll(_dir);
+        var back = target.ReadAll();
         Assert.Equal(records.Length, back.Count);
         for (int i = 0; i < records.Length; i++)
         {
@@ -75,20 +81,14 @@ public sealed class AggregateStoreTests : IDisposable
         Assert.Equal("1", Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='evaluations_header_from';"));
     }
 
-    [Fact]
-    public async Task NewerSchema_IsRefusedWithAnErrorLine_NotACrash()
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task NewerSchema_IsRefusedWithAnErrorLine_NotACrash(ReportStoreKind kind)
     {
-        using (var db = DmarcReportDatabase.Open(DmarcReportStore.PathIn(_dir), create: true))
-        {
-        }
-        using (var connection = new SqliteConnection($"Data Source={DmarcReportStore.PathIn(_dir)};Pooling=False"))
-        {
-            connection.Open();
-            using var c = connection.CreateCommand();
-            c.CommandText = "UPDATE schema_version SET version = 99;";
-            c.ExecuteNonQuery();
-        }
-        await using (var store = new DmarcReportStore(_dir, _logger, TimeProvider.System))
+        using var target = await ReportStoreTarget.CreateAsync(kind, postgres);
+        target.Open().Dispose();
+        await target.SqlAsync("UPDATE schema_version SET version = 99;");
+        await using (var store = new DmarcReportStore(target.Location, _logger, TimeProvider.System, new DmarcReportStoreOptions()))
         {
             Assert.True(store.TryEnqueue(Pass("192.0.2.1", Day, Policy("example.com"))));
             await store.DisposeAsync();
@@ -98,13 +98,15 @@ public sealed class AggregateStoreTests : IDisposable
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("schema version 99", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task TwoStoresOnOneFile_WriteConcurrently_NothingLostOrCorrupted()
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task TwoStoresOnOneDatabase_WriteConcurrently_NothingLostOrCorrupted(ReportStoreKind kind)
     {
+        using var target = await ReportStoreTarget.CreateAsync(kind, postgres);
         const int each = 2000;
         var options = new DmarcReportStoreOptions { MaxBatch = 50, Capacity = each };
-        var a = new DmarcReportStore(_dir, _logger, TimeProvider.System, options);
-        var b = new DmarcReportStore(_dir, _logger, TimeProvider.System, options);
+        var a = new DmarcReportStore(target.Location, _logger, TimeProvider.System, options);
+        var b = new DmarcReportStore(target.Location, _logger, TimeProvider.System, options);
         var writers = new[] { (Store: a, Ip: "192.0.2.1"), (Store: b, Ip: "192.0.2.2") }.Select(w => Task.Run(async () =>
         {
             for (int i = 0; i < each; i++)
@@ -118,17 +120,14 @@ public sealed class AggregateStoreTests : IDisposable
         await a.DisposeAsync();
         await b.DisposeAsync();
 
+        Assert.Empty(_logger.Entries);
         Assert.Equal(each, a.WrittenCount);
         Assert.Equal(each, b.WrittenCount);
-        Assert.Empty(_logger.Entries);
-        var back = ReadAll(_dir);
+        var back = target.ReadAll();
         Assert.Equal(each, back.Count(r => r.SourceIp == "192.0.2.1"));
         Assert.Equal(each, back.Count(r => r.SourceIp == "192.0.2.2"));
-        using var connection = new SqliteConnection($"Data Source={DmarcReportStore.PathIn(_dir)};Pooling=False");
-        connection.Open();
-        using var check = connection.CreateCommand();
-        check.CommandText = "PRAGMA integrity_check;";
-        Assert.Equal("ok", check.ExecuteScalar());
+        if (kind == ReportStoreKind.Sqlite)
+            Assert.Equal("ok", await target.SqlAsync("PRAGMA integrity_check;"));
     }
 
     [Fact]
@@ -183,7 +182,8 @@ public sealed class AggregateStoreTests : IDisposable
         Assert.Equal(5, store.LostCount);
         Assert.Equal(0, store.WrittenCount);
         Assert.Equal(1, _logger.Count(LogLevel.Error)); // rate-limited: one line for the whole burst
-        Assert.Contains("cannot open", _logger.Entries.Single().Message, StringComparison.Ordinal);
+        Assert.Contains("cannot open", _logger.Entries.Single(e => e.Level == LogLevel.Error).Message, StringComparison.Ordinal);
+        Assert.Contains("0 evaluation(s) written, 0 dropped (queue full), 5 lost", _logger.Entries.Single(e => e.Level == LogLevel.Warning).Message, StringComparison.Ordinal);
         Assert.False(store.TryEnqueue(Pass("192.0.2.1", Day, Policy("example.com")))); // closed
     }
 

@@ -1,42 +1,45 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 
 namespace Milter.Reporting.Aggregate;
 
 /// <summary>
-/// The SQLite file of DMARC evaluations: one table, versioned schema, WAL journal and a busy timeout, so a
-/// `milter report` run (or a second daemon) can read and write the same file while the daemon writes
-/// (SQLite's own file locking keeps it consistent). One instance is one connection; not thread-safe.
+/// The DMARC evaluations of the report store, on either engine (<see cref="ReportStoreDialect"/>): the evaluations
+/// table, the send ledger (<see cref="DmarcReportDatabase.TryClaim"/>), and a versioned schema that Milter creates and
+/// migrates itself (<see cref="Migrations"/>); a schema newer than this binary's is refused
+/// (<see cref="InvalidDataException"/>). One instance is one connection; not thread-safe.
 /// </summary>
-internal sealed class DmarcReportDatabase : IDisposable
+internal sealed partial class DmarcReportDatabase : IDisposable
 {
-    public const int SchemaVersion = 1;
+    /// <summary>1: the evaluations table. 2: eval_key (an evaluation retried after an unclear commit is stored once) and
+    /// the report_sends ledger.</summary>
+    public const int SchemaVersion = 2;
     public const string FileName = "dmarc-reports.sqlite";
-    private const int BusyTimeoutMs = 10_000;
 
-    private readonly SqliteConnection _connection;
+    private readonly DbConnection _connection;
+    private readonly ReportStoreDialect _dialect;
 
-    private DmarcReportDatabase(SqliteConnection connection) => _connection = connection;
-
-    /// <summary>Opens (and with <paramref name="create"/>, creates) the database file and its schema. Throws
-    /// <see cref="SqliteException"/> or <see cref="IOException"/> when it cannot.</summary>
-    public static DmarcReportDatabase Open(string path, bool create)
+    private DmarcReportDatabase(DbConnection connection, ReportStoreDialect dialect)
     {
-        var builder = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = BusyTimeoutMs / 1000,
-        };
-        var connection = new SqliteConnection(builder.ToString());
+        _connection = connection;
+        _dialect = dialect;
+    }
+
+    /// <summary>The SQLite file at <paramref name="path"/> (with <paramref name="create"/>, created), its schema made current.</summary>
+    public static DmarcReportDatabase Open(string path, bool create) =>
+        Open(ReportStoreLocation.Sqlite(Path.GetDirectoryName(Path.GetFullPath(path))!), create);
+
+    /// <summary>Opens the store and brings its schema to <see cref="SchemaVersion"/>. Throws a <see cref="DbException"/>,
+    /// <see cref="IOException"/> or <see cref="InvalidDataException"/> (a newer schema) when it cannot.</summary>
+    public static DmarcReportDatabase Open(ReportStoreLocation location, bool create = true)
+    {
+        var dialect = ReportStoreDialect.For(location);
+        var connection = dialect.Open(create);
         try
         {
-            connection.Open();
-            Execute(connection, $"PRAGMA busy_timeout = {BusyTimeoutMs};");
-            Execute(connection, "PRAGMA journal_mode = WAL;");
-            Execute(connection, "PRAGMA synchronous = NORMAL;");
-            var db = new DmarcReportDatabase(connection);
+            var db = new DmarcReportDatabase(connection, dialect);
             db.EnsureSchema();
             return db;
         }
@@ -51,31 +54,95 @@ internal sealed class DmarcReportDatabase : IDisposable
 
     private void EnsureSchema()
     {
-        using var tx = _connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: one creator at a time
-        Execute(_connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", tx);
-        var found = Scalar("SELECT MAX(version) FROM schema_version;", tx);
-        if (found is long version)
+        // Up to date (every open but the first): no write lock needed, so opening never waits for the writers.
+        if (StoredVersion() == SchemaVersion)
+            return;
+        using var tx = _dialect.BeginSchemaChange(_connection);
+        Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", tx);
+        int version = Scalar("SELECT MAX(version) FROM schema_version;", tx) is { } found ? Convert.ToInt32(found, CultureInfo.InvariantCulture) : 0;
+        if (version > SchemaVersion)
+            throw new InvalidDataException($"report store schema version {version} is newer than this milter's ({SchemaVersion}): upgrade milter");
+        for (int next = version + 1; next <= SchemaVersion; next++)
         {
-            if (version > SchemaVersion)
-                throw new InvalidDataException($"report store schema version {version} is newer than this milter's ({SchemaVersion})");
+            foreach (var statement in Migration(next))
+                Execute(statement, tx);
         }
-        else
+        if (version < SchemaVersion)
         {
-            Execute(_connection, Schema, tx);
-            Execute(_connection, $"INSERT INTO schema_version (version) VALUES ({SchemaVersion});", tx);
+            Execute("DELETE FROM schema_version;", tx);
+            Execute($"INSERT INTO schema_version (version) VALUES ({SchemaVersion});", tx);
         }
         tx.Commit();
     }
 
-    /// <summary>A column of the evaluations table: its name, its SQL type and the value a record stores in it.</summary>
-    private sealed record Column(string Name, string SqlType, Func<DmarcEvaluationRecord, object?> Value);
+    /// <summary>The schema version, or null when there is no schema (or it cannot be read without a lock).</summary>
+    private int? StoredVersion()
+    {
+        try
+        {
+            return Scalar("SELECT MAX(version) FROM schema_version;") is { } found ? Convert.ToInt32(found, CultureInfo.InvariantCulture) : null;
+        }
+        catch (DbException)
+        {
+            return null; // no such table yet: the locked path below creates it
+        }
+    }
 
-    /// <summary>THE list of columns: the table, the insert and the select are made from it, and <see cref="Read"/> reads
-    /// each column by its name. Adding a column is one entry here and one read in <see cref="Read"/> (and, for a file
-    /// that exists, a schema version with its ALTER TABLE).</summary>
+    /// <summary>The statements that take the schema from version - 1 to <paramref name="version"/>: the columns that
+    /// came with it (<see cref="Column.Since"/>) and the version's own statements.</summary>
+    private IEnumerable<string> Migration(int version)
+    {
+        if (version == 1)
+        {
+            yield return $"""
+                CREATE TABLE evaluations (
+                    id {_dialect.IdColumn},
+                    {string.Join(",\n    ", Columns.Where(c => c.Since == 1).Select(c => $"{c.Name} {c.SqlType}"))}
+                );
+                """;
+            yield return "CREATE INDEX evaluations_time ON evaluations (time_ms);";
+            yield return "CREATE INDEX evaluations_header_from ON evaluations (header_from);";
+            yield return "CREATE INDEX evaluations_policy_domain_time ON evaluations (policy_domain, time_ms);";
+        }
+        else
+        {
+            // A column added later must be NULL-able or have a DEFAULT: the rows already stored get it.
+            foreach (var c in Columns.Where(c => c.Since == version))
+                yield return $"ALTER TABLE evaluations ADD COLUMN {c.Name} {c.SqlType};";
+        }
+        if (version == 2)
+        {
+            yield return $"ALTER TABLE evaluations ADD COLUMN {KeyColumn} TEXT;";
+            yield return $"CREATE UNIQUE INDEX evaluations_key ON evaluations ({KeyColumn});";
+            yield return """
+                CREATE TABLE report_sends (
+                    send_key TEXT PRIMARY KEY,
+                    report_id TEXT NOT NULL,
+                    policy_domain TEXT NOT NULL,
+                    address TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    lease_until_ms BIGINT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    sent_ms BIGINT
+                );
+                """;
+        }
+    }
+
+    /// <summary>A column of the evaluations table: its name, its SQL type (read alike by both engines), the value a record
+    /// stores in it and the schema version that added it.</summary>
+    private sealed record Column(string Name, string SqlType, Func<DmarcEvaluationRecord, object?> Value, int Since = 1);
+
+    /// <summary>The evaluation's own key (unique): a batch written again after a commit whose outcome was not known is
+    /// not stored twice.</summary>
+    private const string KeyColumn = "eval_key";
+
+    /// <summary>THE list of columns: the table, its migrations, the insert and the select are made from it, and
+    /// <see cref="Read"/> reads each column by its name. Adding a column is one entry here (with <see cref="Column.Since"/>
+    /// the new <see cref="SchemaVersion"/>, NULL-able or with a DEFAULT) and one read in <see cref="Read"/>.</summary>
     private static readonly Column[] Columns =
     [
-        new("time_ms", "INTEGER NOT NULL", r => r.Time.ToUnixTimeMilliseconds()),
+        new("time_ms", "BIGINT NOT NULL", r => r.Time.ToUnixTimeMilliseconds()),
         new("source_ip", "TEXT NOT NULL", r => r.SourceIp),
         new("header_from", "TEXT NOT NULL", r => r.HeaderFrom),
         new("envelope_from", "TEXT NOT NULL", r => r.EnvelopeFrom),
@@ -105,44 +172,93 @@ internal sealed class DmarcReportDatabase : IDisposable
 
     private static readonly string ColumnList = string.Join(", ", Columns.Select(c => c.Name));
 
-    private static readonly string Schema = $"""
-        CREATE TABLE IF NOT EXISTS evaluations (
-            id INTEGER PRIMARY KEY,
-            {string.Join(",\n    ", Columns.Select(c => $"{c.Name} {c.SqlType}"))}
-        );
-        CREATE INDEX IF NOT EXISTS evaluations_time ON evaluations (time_ms);
-        CREATE INDEX IF NOT EXISTS evaluations_header_from ON evaluations (header_from);
-        CREATE INDEX IF NOT EXISTS evaluations_policy_domain_time ON evaluations (policy_domain, time_ms);
-        """;
-
-    private static readonly string InsertSql =
-        $"INSERT INTO evaluations ({ColumnList}) VALUES ({string.Join(", ", Columns.Select(c => "$" + c.Name))});";
-
-    /// <summary>Inserts the records in one transaction.</summary>
-    public void Insert(IReadOnlyList<DmarcEvaluationRecord> records)
+    private static string InsertSql(int rows)
     {
-        using var tx = _connection.BeginTransaction(deferred: false);
-        using var command = _connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = InsertSql;
-        var parameters = Columns.Select(c => command.Parameters.Add(new SqliteParameter("$" + c.Name, null))).ToArray();
-        command.Prepare();
-        foreach (var r in records)
+        var sql = new StringBuilder($"INSERT INTO evaluations ({KeyColumn}, {ColumnList}) VALUES ");
+        for (int row = 0; row < rows; row++)
         {
+            sql.Append(row == 0 ? "(" : ", (").Append(CultureInfo.InvariantCulture, $"@k{row}");
             for (int i = 0; i < Columns.Length; i++)
-                parameters[i].Value = Columns[i].Value(r) ?? DBNull.Value;
-            command.ExecuteNonQuery();
+                sql.Append(CultureInfo.InvariantCulture, $", @v{row}_{i}");
+            sql.Append(')');
+        }
+        return sql.Append($" ON CONFLICT ({KeyColumn}) DO NOTHING;").ToString();
+    }
+
+    /// <summary>Inserts records without keys of their own (each gets a new one), in one transaction.</summary>
+    public void Insert(IReadOnlyList<DmarcEvaluationRecord> records) =>
+        Insert(records.Select(r => new PendingEvaluation(PendingEvaluation.NewKey(), r)).ToList());
+
+    /// <summary>Inserts the evaluations in one transaction; one whose key is already stored is skipped. Statements of
+    /// <see cref="ReportStoreDialect.RowsPerInsert"/> rows, each command made once and reused with new values.</summary>
+    public void Insert(IReadOnlyList<PendingEvaluation> evaluations)
+    {
+        using var tx = _dialect.BeginWrite(_connection);
+        DbCommand? full = null;
+        try
+        {
+            int per = _dialect.RowsPerInsert;
+            for (int start = 0; start < evaluations.Count; start += per)
+            {
+                int rows = Math.Min(per, evaluations.Count - start);
+                if (rows == per)
+                {
+                    if (full is null)
+                    {
+                        full = InsertCommand(rows, tx);
+                        _dialect.Prepare(full);
+                    }
+                    Bind(full, evaluations, start, rows);
+                    full.ExecuteNonQuery();
+                }
+                else
+                {
+                    using var tail = InsertCommand(rows, tx);
+                    Bind(tail, evaluations, start, rows);
+                    tail.ExecuteNonQuery();
+                }
+            }
+        }
+        finally
+        {
+            full?.Dispose();
         }
         tx.Commit();
+    }
+
+    private DbCommand InsertCommand(int rows, DbTransaction tx)
+    {
+        var command = _connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = InsertSql(rows);
+        for (int row = 0; row < rows; row++)
+        {
+            Add(command, $"k{row}", null);
+            for (int i = 0; i < Columns.Length; i++)
+                Add(command, $"v{row}_{i}", null);
+        }
+        return command;
+    }
+
+    private static void Bind(DbCommand command, IReadOnlyList<PendingEvaluation> evaluations, int start, int rows)
+    {
+        int p = 0;
+        for (int row = 0; row < rows; row++)
+        {
+            var e = evaluations[start + row];
+            command.Parameters[p++].Value = e.Key;
+            for (int i = 0; i < Columns.Length; i++)
+                command.Parameters[p++].Value = Columns[i].Value(e.Record) ?? DBNull.Value;
+        }
     }
 
     /// <summary>The evaluations with <paramref name="from"/> &lt;= time &lt; <paramref name="to"/>, oldest first.</summary>
     public IEnumerable<DmarcEvaluationRecord> Query(DateTimeOffset from, DateTimeOffset to)
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT {ColumnList} FROM evaluations WHERE time_ms >= $from AND time_ms < $to ORDER BY time_ms, id;";
-        command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        command.CommandText = $"SELECT {ColumnList} FROM evaluations WHERE time_ms >= @from AND time_ms < @to ORDER BY time_ms, id;";
+        Add(command, "from", from.ToUnixTimeMilliseconds());
+        Add(command, "to", to.ToUnixTimeMilliseconds());
         using var reader = command.ExecuteReader();
         var row = new Row(reader);
         while (reader.Read())
@@ -150,10 +266,10 @@ internal sealed class DmarcReportDatabase : IDisposable
     }
 
     /// <summary>Number of stored evaluations.</summary>
-    public long Count() => (long)Scalar("SELECT COUNT(*) FROM evaluations;")!;
+    public long Count() => Convert.ToInt64(Scalar("SELECT COUNT(*) FROM evaluations;"), CultureInfo.InvariantCulture);
 
     /// <summary>The current row's columns by name.</summary>
-    private sealed class Row(SqliteDataReader reader)
+    private sealed class Row(DbDataReader reader)
     {
         private readonly Dictionary<string, int> _ordinals =
             Enumerable.Range(0, reader.FieldCount).ToDictionary(reader.GetName, i => i, StringComparer.Ordinal);
@@ -162,8 +278,9 @@ internal sealed class DmarcReportDatabase : IDisposable
 
         public string Text(string column) => reader.GetString(At(column));
         public string? TextOrNull(string column) => reader.IsDBNull(At(column)) ? null : reader.GetString(At(column));
-        public long Integer(string column) => reader.GetInt64(At(column));
-        public int? IntegerOrNull(string column) => reader.IsDBNull(At(column)) ? null : reader.GetInt32(At(column));
+        public long Integer(string column) => Convert.ToInt64(reader.GetValue(At(column)), CultureInfo.InvariantCulture);
+        public int? IntegerOrNull(string column) =>
+            reader.IsDBNull(At(column)) ? null : Convert.ToInt32(reader.GetValue(At(column)), CultureInfo.InvariantCulture);
         public bool Flag(string column) => Integer(column) != 0;
     }
 
@@ -196,22 +313,40 @@ internal sealed class DmarcReportDatabase : IDisposable
     private static string Json(List<DmarcPolicyReason> list) => JsonSerializer.Serialize(list, DmarcReportJsonContext.Default.ListDmarcPolicyReason);
     private static string Json(List<DmarcDkimAuth> list) => JsonSerializer.Serialize(list, DmarcReportJsonContext.Default.ListDmarcDkimAuth);
 
-    private object? Scalar(string sql, SqliteTransaction? tx = null)
+    private static void Add(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+
+    private object? Scalar(string sql, DbTransaction? tx = null, params (string Name, object? Value)[] parameters)
     {
         using var command = _connection.CreateCommand();
         command.Transaction = tx;
         command.CommandText = sql;
-        var value = command.ExecuteScalar();
-        return value is DBNull ? null : value;
+        foreach (var (name, value) in parameters)
+            Add(command, name, value);
+        var value2 = command.ExecuteScalar();
+        return value2 is DBNull ? null : value2;
     }
 
-    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
+    private int Execute(string sql, DbTransaction? tx = null, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
+        using var command = _connection.CreateCommand();
         command.Transaction = tx;
         command.CommandText = sql;
-        command.ExecuteNonQuery();
+        foreach (var (name, value) in parameters)
+            Add(command, name, value);
+        return command.ExecuteNonQuery();
     }
 
     public void Dispose() => _connection.Dispose();
+}
+
+/// <summary>An evaluation waiting to be stored, with its key (<c>eval_key</c>): written twice, it is stored once.</summary>
+internal sealed record PendingEvaluation(string Key, DmarcEvaluationRecord Record)
+{
+    public static string NewKey() => Guid.NewGuid().ToString("N");
 }

@@ -1,9 +1,10 @@
 namespace Milter.Reporting.Aggregate;
 
-/// <summary>Limits of the DMARC report store's queue and writer.</summary>
+/// <summary>Limits of the DMARC report store's queue, writer and retention.</summary>
 public sealed class DmarcReportStoreOptions
 {
-    /// <summary>Evaluations waiting for the writer; when full, new ones are dropped (never waited for).</summary>
+    /// <summary>Evaluations waiting for the writer (also while the database is down); when full, new ones are dropped
+    /// (never waited for).</summary>
     public int Capacity { get; set; } = 10_000;
 
     /// <summary>Most evaluations inserted per transaction.</summary>
@@ -17,4 +18,17 @@ public sealed class DmarcReportStoreOptions
 
     /// <summary>Longest wait on dispose for the queued evaluations to be written.</summary>
     public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Evaluations older than this many days are deleted (<c>Reports:RetentionDays</c>); 0 keeps them all.</summary>
+    public int RetentionDays { get; set; }
+
+    /// <summary>Time between two retention runs (the first runs at start).</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Most rows one retention statement deletes (one short transaction); 0: the engine's own
+    /// (<see cref="ReportStoreDialect.RetentionBatch"/>: 200 for SQLite, 2,000 for PostgreSQL).</summary>
+    public int RetentionBatch { get; set; }
+
+    /// <summary>Pause between two retention statements, so writers get the table in between.</summary>
+    public TimeSpan RetentionPause { get; set; } = TimeSpan.FromMilliseconds(20);
 }

@@ -1,0 +1,51 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+
+namespace Milter.Reporting.Aggregate;
+
+/// <summary>The SQLite file: WAL journal and a busy timeout, so `milter report` (or a second daemon) reads and writes the
+/// same file while the daemon writes (SQLite's own file locking keeps it consistent).</summary>
+internal sealed class SqliteReportDialect(string dataDirectory) : ReportStoreDialect
+{
+    private const int BusyTimeoutMs = 10_000;
+
+    public string Path { get; } = DmarcReportStore.PathIn(dataDirectory);
+
+    public override string IdColumn => "INTEGER PRIMARY KEY";
+
+    public override int RowsPerInsert => 1;
+
+    public override void Prepare(DbCommand command) => command.Prepare();
+
+    public override int RetentionBatch => 200;
+
+    public override DbConnection Open(bool create)
+    {
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = BusyTimeoutMs / 1000,
+        };
+        var connection = new SqliteConnection(builder.ToString());
+        try
+        {
+            connection.Open();
+            Execute(connection, $"PRAGMA busy_timeout = {BusyTimeoutMs};");
+            Execute(connection, "PRAGMA journal_mode = WAL;");
+            Execute(connection, "PRAGMA synchronous = NORMAL;");
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    // BEGIN IMMEDIATE: the write lock at once, so one creator at a time.
+    public override DbTransaction BeginSchemaChange(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
+
+    public override DbTransaction BeginWrite(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
+}
