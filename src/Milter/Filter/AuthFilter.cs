@@ -74,6 +74,11 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
     {
         _state.ClientName = info.HostName;
         _state.ClientAddress = info.IPAddress;
+        // A host name counts for InternalHosts only when the MTA verified it. Postfix passes a forward-confirmed
+        // name (else "[ip]"); Sendmail passes the PTR name even when it is forged and says so in {client_resolve}
+        // (OK, FAIL, FORGED, TEMP) when that macro is in its Milter.macros.connect.
+        _hostNameForInternalHosts = context.GetMacro("client_resolve") is { } resolve && !resolve.Equals("OK", StringComparison.OrdinalIgnoreCase)
+            ? null : info.HostName;
         return MilterResponse.ContinueTask;
     }
 
@@ -130,7 +135,10 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
     private SmtpEnvelope Envelope => new(_state.ClientAddress, _state.Helo, _state.MailFrom ?? "", _state.Authenticated);
 
     /// <summary>Whether the current message is outbound, decided once per message by <see cref="FilterServices.IsOutbound"/>.</summary>
-    private bool IsOutbound() => _state.Outbound ??= _services.IsOutbound(Envelope, _state.ClientName);
+    private bool IsOutbound() => _state.Outbound ??= _services.IsOutbound(Envelope, _hostNameForInternalHosts);
+
+    /// <summary>The client's host name as InternalHosts may match it: null when the MTA said it is not verified.</summary>
+    private string? _hostNameForInternalHosts;
 
     public override ValueTask<MilterResponse> OnHeaderAsync(MilterContext context, string name, byte[] rawValue, CancellationToken cancellationToken)
     {

@@ -62,7 +62,8 @@ internal sealed class FilterDriver
             ProtocolFlags = MilterProtocolFlags.HeaderLeadingSpace,
         };
         var ct = CancellationToken.None;
-        await filter.OnConnectAsync(context, new ConnectInfo("client.test", ConnectFamily.IPv4, 25000, envelope.Client), ct);
+        if (envelope.ClientResolve is not null) context.SetMacro("{client_resolve}", envelope.ClientResolve, messageScope: false);
+        await filter.OnConnectAsync(context, new ConnectInfo(envelope.ClientName, ConnectFamily.IPv4, 25000, envelope.Client), ct);
         await filter.OnHeloAsync(context, envelope.Helo, ct);
         context.SetMacro("i", envelope.QueueId, messageScope: true);
         if (envelope.Authenticated) context.SetMacro("{auth_type}", "PLAIN", messageScope: true);
@@ -83,7 +84,10 @@ internal sealed class FilterDriver
     }
 
     /// <summary>The SMTP side of one message.</summary>
-    public sealed record Envelope(string Client, string Helo, string MailFrom, bool Authenticated = false, string QueueId = "4ABC123");
+    /// <param name="ClientName">The host name the MTA passes at connect.</param>
+    /// <param name="ClientResolve">Sendmail's {client_resolve} connect macro (OK, FORGED, ...), or null when not sent.</param>
+    public sealed record Envelope(string Client, string Helo, string MailFrom, bool Authenticated = false, string QueueId = "4ABC123",
+        string ClientName = "client.test", string? ClientResolve = null);
 
     public CollectingLogger<AuthFilter> Logger { get; } = new();
 
