@@ -7,8 +7,10 @@ namespace Milter.MailAuth.Arc;
 /// Whether a passing ARC chain lets a DMARC failure through (RFC 8617 7.2.1, local policy): every sealer from the
 /// newest set back to the first set (newest first) whose ARC-Authentication-Results show the author authenticated
 /// (dmarc=pass, or dkim=pass / spf=pass for a domain aligned with the author domain) must be trusted. A trusted
-/// name covers its subdomains. Alignment here is the author domain or one of its parents or subdomains (relaxed
-/// alignment without the organizational-domain lookup: it can only refuse more, never accept more).
+/// name covers its subdomains. dmarc=pass counts only with header.from equal to the author domain. Alignment for
+/// dkim/spf here is the author domain or one of its parents or subdomains: relaxed alignment without the
+/// organizational-domain lookup, so across a public-suffix boundary it is looser than DMARC's (a parent that is a
+/// public suffix is run by its registry; the sealers that vouch for the AAR are trusted by configuration).
 /// </summary>
 public static class ArcTrust
 {
@@ -36,7 +38,14 @@ public static class ArcTrust
         {
             if (!r.Result.Equals("pass", StringComparison.OrdinalIgnoreCase)) continue;
             string method = r.Method.ToLowerInvariant();
-            if (method == "dmarc") return "dmarc=pass";
+            // dmarc=pass counts only for this author domain: a trusted sealer's AAR about another From (a list that
+            // rewrote it, an older hop) says nothing about this one.
+            if (method == "dmarc")
+            {
+                if (Property(r, "header", "from") is { } from && from.Trim().TrimEnd('.').Equals(authorDomain.TrimEnd('.'), StringComparison.OrdinalIgnoreCase))
+                    return "dmarc=pass";
+                continue;
+            }
             string? domain = method switch
             {
                 "dkim" => Property(r, "header", "d") ?? Domain(Property(r, "header", "i")),

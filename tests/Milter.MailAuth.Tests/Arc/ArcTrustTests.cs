@@ -63,4 +63,19 @@ public sealed class ArcTrustTests
         Assert.Equal(DmarcDisposition.None, both.Dmarc!.Disposition);
         Assert.StartsWith("arc=pass i=2 as[2].d=forward.example aar[1]", both.Dmarc.ArcOverride, StringComparison.Ordinal);
     }
+
+    /// <summary>A trusted sealer's dmarc=pass counts for the author domain it names in header.from only (a list that
+    /// rewrote From, or an older hop, vouches for another domain than the one this message claims).</summary>
+    [Theory]
+    [InlineData("lists.example; dmarc=pass header.from=origin.example", true)]
+    [InlineData("lists.example; dmarc=pass header.from=ORIGIN.example.", true)]
+    [InlineData("lists.example; dmarc=pass header.from=attacker.example", false)]
+    [InlineData("lists.example; dmarc=pass", false)]
+    public async Task A_trusted_dmarc_pass_counts_only_for_the_author_domain(string results, bool lifted)
+    {
+        using var hops = new ArcHops();
+        var result = await EvaluateAsync(hops, await ListAsync(hops, results), "lists.example");
+        Assert.Equal(lifted ? DmarcDisposition.None : DmarcDisposition.Reject, result.Dmarc!.Disposition);
+        if (lifted) Assert.EndsWith("aar[1] dmarc=pass", result.Dmarc.ArcOverride, StringComparison.Ordinal);
+    }
 }
