@@ -98,7 +98,8 @@ public sealed class ArcSealer
         foreach (RawHeaderField field in headers)
         {
             if (ArcFieldNames.KindOf(field.NameString) is not { } kind) continue;
-            if (chain.Count == 3 * ArcFieldNames.MaxInstance) return new ArcSealResult([], null, "too many ARC header fields");
+            // Skipped, not an error: the sender chose these fields, and an error would tempfail the message for ever.
+            if (chain.Count == 3 * ArcFieldNames.MaxInstance) return new ArcSealResult([], "too many ARC header fields", null);
             var f = ArcField.Parse(kind, field.Name.Span, field.Value.Span);
             chain.Add(f);
             n = Math.Max(n, f.Instance);
@@ -150,7 +151,7 @@ public sealed class ArcSealer
                     count++;
                 }
             }
-            if (count == 0 && name == "from") return new ArcSealResult([], null, "the message has no From field");
+            if (count == 0 && name == "from") return new ArcSealResult([], "the message has no From field", null);
         }
         string bh = Convert.ToBase64String(relaxedBodyHash);
         string h = string.Join(':', hNames);

@@ -167,4 +167,24 @@ public sealed class ArcVerifierTests
         Assert.True(at > 0, $"{find} not in {field}");
         return await hops.VerifyAsync(Bytes(text[..at] + replace + text[(at + find.Length)..]));
     }
+
+    /// <summary>What the sender chose (no From field, more ARC fields than 50 sets hold) makes the sealer skip the
+    /// message, never fail: a failed seal is a tempfail, and the sender would get it on every retry.</summary>
+    [Fact]
+    public async Task Sender_chosen_reasons_not_to_seal_are_skips_not_errors()
+    {
+        using var hops = new ArcHops();
+        var sealer = hops.Sealer("lists.example");
+        var (_, _, noFrom) = await hops.HopAsync(Bytes("To: list@lists.example\r\nSubject: x\r\n\r\nhi\r\n"), sealer);
+        Assert.False(noFrom.Sealed);
+        Assert.Null(noFrom.Error);
+        Assert.Equal("the message has no From field", noFrom.Skipped);
+
+        var flood = new StringBuilder();
+        for (int i = 0; i < 151; i++) flood.Append("ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.example; s=s; b=\r\n");
+        var (_, _, tooMany) = await hops.HopAsync(Bytes(flood + ArcHops.Unsigned), sealer);
+        Assert.False(tooMany.Sealed);
+        Assert.Null(tooMany.Error);
+        Assert.Equal("too many ARC header fields", tooMany.Skipped);
+    }
 }
