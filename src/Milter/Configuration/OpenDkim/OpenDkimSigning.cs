@@ -66,7 +66,8 @@ internal static class OpenDkimSigning
         {
             var fields = (e.Value ?? "").Split(':', 3);
             if (fields.Length < 3 || fields.Any(f => f.Trim().Length == 0))
-                throw OpenDkimError.At(e.Source, $"KeyTable entry \"{e.Key}\" needs DOMAIN:SELECTOR:KEYFILE, got \"{e.Value}\" ({fields.Count(f => f.Trim().Length > 0)} of 3 fields)");
+                // The value is not shown: a KeyTable may hold a private key inline (refused below), and it must never reach a log.
+                throw OpenDkimError.At(e.Source, $"KeyTable entry \"{e.Key}\" needs DOMAIN:SELECTOR:KEYFILE, got {fields.Count(f => f.Trim().Length > 0)} of 3 fields");
             var (domain, selector, path) = (fields[0].Trim(), fields[1].Trim(), fields[2].Trim());
             if (!(path.StartsWith('/') || path.StartsWith("./", StringComparison.Ordinal) || path.StartsWith("../", StringComparison.Ordinal)))
                 throw OpenDkimError.At(e.Source, $"KeyTable entry \"{e.Key}\" holds the private key itself; milter reads keys from files only: put it in a file (mode 0600) and give its path");
