@@ -40,8 +40,9 @@ public static class ReportStoreStartup
         }
         catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException)
         {
-            // Npgsql's message names the keyword; a value (the password) is never in it.
-            return "not a valid Npgsql connection string: " + e.Message.Split('\n')[0];
+            // Npgsql's message is not shown: it quotes the keyword it did not know, and with an unquoted ';' in a
+            // password ("Password=ab;cd=ef") that keyword is a piece of the password.
+            return "not a valid Npgsql connection string (an unknown keyword or a malformed value; a value holding ';' or '=' must be in double quotes)";
         }
     }
 
