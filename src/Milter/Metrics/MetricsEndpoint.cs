@@ -110,7 +110,9 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
         }
         finally
         {
-            _slots.Release();
+            // A request still in flight after DisposeAsync gave up waiting for it (RequestTimeout) finds the
+            // semaphore disposed: nothing is left to give the slot back to.
+            try { _slots.Release(); } catch (ObjectDisposedException) { }
         }
     }
 
