@@ -92,6 +92,66 @@ public sealed class ArcInteropTests
         }
     }
 
+    /// <summary>MimeKit's ArcSigner seals (RSA, relaxed/relaxed, 1 to 3 hops, a footer added at some hops as a list
+    /// does) verify in Milter: the chain passes with every sealer named, oldest-pass moving past a changed body.</summary>
+    [Fact]
+    public async Task MimeKit_seals_verify_in_Milter()
+    {
+        using var keys = new Keys();
+        var dns = new InMemoryDnsResolver();
+        foreach (var (name, record) in keys.Records) dns.AddTxt(name, record);
+        for (int i = 0; i < 12; i++)
+        {
+            var message = Message(i);
+            int footerAt = i % 4 == 3 ? 1 : 0; // a footer added before the second seal of some messages
+            for (int hop = 0; hop < Hops(i); hop++)
+            {
+                // A list verifies what arrived, then changes it, then seals.
+                var (_, arrived) = await ArcVerification.VerifyMessageAsync(new DkimVerifier(dns), message);
+                if (hop == footerAt && footerAt > 0) message = [.. message, .. Encoding.ASCII.GetBytes("-- \r\nlist footer\r\n")];
+                var (domain, selector, pem) = keys.Sealers[hop];
+                using var pemStream = new MemoryStream(Encoding.ASCII.GetBytes(pem));
+                var signer = new MimeKitSealer(pemStream, domain, selector, arrived.Keyword).Relaxed();
+                var mime = MimeMessage.Load(new MemoryStream(message));
+                await signer.SignAsync(mime, [HeaderId.From, HeaderId.To, HeaderId.Subject, HeaderId.Date, HeaderId.MessageId]);
+                using var output = new MemoryStream();
+                await mime.WriteToAsync(Dos, output);
+                message = output.ToArray();
+            }
+            var (_, arc) = await ArcVerification.VerifyMessageAsync(new DkimVerifier(dns), message);
+            Assert.True(arc.Result == ArcResult.Pass, $"message {i} ({Hops(i)} hops): {arc.Reason}");
+            Assert.Equal(Hops(i), arc.Instances);
+            Assert.Equal(Domains.Take(Hops(i)), arc.Sealers);
+            Assert.Equal(footerAt > 0 && Hops(i) > footerAt ? footerAt + 1 : 0, arc.OldestPass);
+        }
+    }
+
+    private static readonly FormatOptions Dos = new() { NewLineFormat = NewLineFormat.Dos };
+
+    /// <summary>MimeKit's ArcSigner with an AAR that carries the arriving chain's verdict (MimeKit takes cv= from it).</summary>
+    private sealed class MimeKitSealer(Stream pem, string domain, string selector, string arrived)
+        : MimeKit.Cryptography.ArcSigner(pem, domain, selector)
+    {
+        public MimeKitSealer Relaxed()
+        {
+            HeaderCanonicalizationAlgorithm = MimeKit.Cryptography.DkimCanonicalizationAlgorithm.Relaxed;
+            BodyCanonicalizationAlgorithm = MimeKit.Cryptography.DkimCanonicalizationAlgorithm.Relaxed;
+            return this;
+        }
+
+        protected override MimeKit.Cryptography.AuthenticationResults GenerateArcAuthenticationResults(FormatOptions options, MimeMessage message,
+            CancellationToken cancellationToken)
+        {
+            var results = new MimeKit.Cryptography.AuthenticationResults(Domain);
+            results.Results.Add(new MimeKit.Cryptography.AuthenticationMethodResult("arc", arrived));
+            return results;
+        }
+
+        protected override Task<MimeKit.Cryptography.AuthenticationResults> GenerateArcAuthenticationResultsAsync(FormatOptions options,
+            MimeMessage message, CancellationToken cancellationToken) =>
+            Task.FromResult(GenerateArcAuthenticationResults(options, message, cancellationToken));
+    }
+
     /// <summary>One hop as the filter makes it: verify, our A-R on top, then the set.</summary>
     private static async Task<byte[]> SealAsync(InMemoryDnsResolver dns, ArcSealer sealer, byte[] message)
     {
