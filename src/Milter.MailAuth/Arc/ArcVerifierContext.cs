@@ -103,16 +103,29 @@ public sealed class ArcVerifierContext
         return null;
     }
 
-    /// <summary>Steps 4 to 7 of RFC 8617 5.2. Throws only <see cref="OperationCanceledException"/>.</summary>
+    /// <summary>Steps 4 to 7 of RFC 8617 5.2. Throws only <see cref="OperationCanceledException"/>. Keys are fetched
+    /// as the steps need them: the newest AMS's key alone first (a failing newest AMS ends validation after one
+    /// lookup), then every seal's key together, and the older AMSes' keys only for a chain whose seals all verify
+    /// (oldest-pass, step 5, is optional and means nothing for a failed chain, so it is computed last).</summary>
     public async Task<ArcChainResult> CompleteAsync(CancellationToken cancellationToken = default)
     {
         EndOfHeaders();
         if (_early is not null) return _early;
-        Dictionary<string, DkimKeyRecordResult> keys = await FetchKeysAsync(cancellationToken).ConfigureAwait(false);
+        var keys = new Dictionary<string, DkimKeyRecordResult>(StringComparer.Ordinal);
         // Step 4: the newest AMS.
+        await FetchKeysAsync([_ams[_n]], keys, cancellationToken).ConfigureAwait(false);
         if (VerifySignature(_ams[_n], keys) is { } amsProblem)
             return ArcChainResult.Fail($"ARC-Message-Signature i={_n}: {amsProblem}", _n);
+        // Step 6: every AS, newest first.
+        await FetchKeysAsync(_seal[1..(_n + 1)], keys, cancellationToken).ConfigureAwait(false);
+        byte[][] canonical = CanonicalSets();
+        for (int k = _n; k >= 1; k--)
+        {
+            if (VerifySeal(k, canonical, keys) is { } sealProblem)
+                return ArcChainResult.Fail($"ARC-Seal i={k}: {sealProblem}", _n);
+        }
         // Step 5 (optional): oldest-pass, 0 when every AMS validates.
+        await FetchKeysAsync(_ams[1.._n], keys, cancellationToken).ConfigureAwait(false);
         int oldestPass = 0;
         for (int k = _n - 1; k >= 1; k--)
         {
@@ -122,33 +135,23 @@ public sealed class ArcVerifierContext
                 break;
             }
         }
-        // Step 6: every AS, newest first.
-        byte[][] canonical = CanonicalSets();
-        for (int k = _n; k >= 1; k--)
-        {
-            if (VerifySeal(k, canonical, keys) is { } sealProblem)
-                return ArcChainResult.Fail($"ARC-Seal i={k}: {sealProblem}", _n);
-        }
         var sets = new List<ArcSet>(_n);
         for (int k = 1; k <= _n; k++)
             sets.Add(new ArcSet(k, _seal[k].Domain, _ams[k].Domain, _aar[k].Payload));
         return new ArcChainResult(ArcResult.Pass, null, _n, oldestPass, sets);
     }
 
-    private async Task<Dictionary<string, DkimKeyRecordResult>> FetchKeysAsync(CancellationToken cancellationToken)
+    /// <summary>Fetches, in parallel, the keys of <paramref name="fields"/> not yet in <paramref name="keys"/>.</summary>
+    private async Task FetchKeysAsync(IEnumerable<ArcField> fields, Dictionary<string, DkimKeyRecordResult> keys,
+        CancellationToken cancellationToken)
     {
         var names = new List<string>();
-        for (int k = _n; k >= 1; k--)
+        foreach (ArcField f in fields)
         {
-            foreach (ArcField f in new[] { _ams[k], _seal[k] })
-            {
-                if (DkimKeyRecordName.For(f.Selector, f.Domain) is { } name && !names.Contains(name)) names.Add(name);
-            }
+            if (DkimKeyRecordName.For(f.Selector, f.Domain) is { } name && !keys.ContainsKey(name) && !names.Contains(name)) names.Add(name);
         }
         var fetched = await Task.WhenAll(names.Select(n => _dkim.Verifier.GetKeyAsync(n, cancellationToken))).ConfigureAwait(false);
-        var keys = new Dictionary<string, DkimKeyRecordResult>(StringComparer.Ordinal);
         for (int i = 0; i < names.Count; i++) keys[names[i]] = fetched[i];
-        return keys;
     }
 
     /// <summary>The key of a field, checked as RFC 6376 6.1.2 does (no t=s rule: there is no AUID, RFC 8617 4.1.2);
