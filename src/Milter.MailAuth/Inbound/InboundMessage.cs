@@ -99,7 +99,7 @@ public sealed class InboundMessage : IDisposable
                 var spfInput = spf is null ? null : new DmarcSpfInput(spf.IdentityDomain, spf.Code);
                 dmarc = await evaluator.EvaluateAsync(domain, dkim.Select(DmarcDkimInput.From).ToList(), spfInput, linked.Token);
                 // RFC 8617 7.2.1: the result stays fail; a trusted chain only lifts the disposition.
-                if (dmarc is { Result: DmarcResultCode.Fail } failed && ArcTrust.Override(arc, domain, _pipeline.TrustedArcSealers) is { } why)
+                if (dmarc is { Result: DmarcResultCode.Fail } failed && ArcTrust.Override(arc, domain, _pipeline.TrustedArcSealers, evaluator.Psl) is { } why)
                     dmarc = failed with { Disposition = DmarcDisposition.None, ArcOverride = why };
             }
             else

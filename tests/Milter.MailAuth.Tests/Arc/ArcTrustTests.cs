@@ -78,4 +78,21 @@ public sealed class ArcTrustTests
         Assert.Equal(lifted ? DmarcDisposition.None : DmarcDisposition.Reject, result.Dmarc!.Disposition);
         if (lifted) Assert.EndsWith("aar[1] dmarc=pass", result.Dmarc.ArcOverride, StringComparison.Ordinal);
     }
+
+    /// <summary>dkim/spf in a trusted AAR align with the author domain by organizational domain (the PSL, as DMARC's
+    /// relaxed alignment in RFC 7489 mode): siblings under one organization align, a public suffix never does.</summary>
+    [Theory]
+    [InlineData("dkim=pass header.d=mail.origin.example", "news.origin.example", true)]
+    [InlineData("spf=pass smtp.mailfrom=bounce@mail.origin.example", "news.origin.example", true)]
+    [InlineData("dkim=pass header.d=origin.example", "news.origin.example", true)]
+    [InlineData("dkim=pass header.d=mail.origin.co.uk", "origin.co.uk", true)]
+    [InlineData("dkim=pass header.d=co.uk", "origin.co.uk", false)]
+    [InlineData("spf=pass smtp.mailfrom=x@co.uk", "origin.co.uk", false)]
+    [InlineData("dkim=pass header.d=other.co.uk", "origin.co.uk", false)]
+    public void Aligned_means_the_same_organizational_domain(string result, string author, bool lifted)
+    {
+        var chain = new ArcChainResult(ArcResult.Pass, null, 1, 0, [new ArcSet(1, "lists.example", "lists.example", "lists.example; " + result)]);
+        var why = ArcTrust.Override(chain, author, ["lists.example"]);
+        Assert.True(lifted == why is not null, why ?? "not lifted");
+    }
 }
