@@ -5,7 +5,7 @@ namespace Milter.Commands;
 
 /// <summary>
 /// `milter check-config [--config FILE | --opendkim-config FILE] [--from ADDRESS]`: loads the config with its tables and
-/// key files (any error: one line, exit 2), checks every key's DNS record as `testkey` does, warns when a rule signs From
+/// key files and the ARC seal key (Arc:Seal; any error: one line, exit 2), checks every key's DNS record as `testkey` does, warns when a rule signs From
 /// domains with a d= that does not align with them (DMARC would not pass on that signature), shows which key signs a
 /// sample address of each rule, and with --from the decision for one address. One line per finding; exit 0 all good,
 /// 1 a key record is missing or wrong, 3 a DNS lookup failed temporarily.
@@ -19,6 +19,10 @@ public static class CheckConfigCommand
         foreach (var w in warnings) Console.Out.WriteLine("warning: " + w);
         var store = KeyStore.Load(options.Signing, TimeProvider.System);
         Console.Out.WriteLine($"ok: config loaded: {store.RuleCount} signing rule(s), {store.Count} key(s)");
+        // The seal key is loaded as the daemon loads it: owner/mode, file type, size and PEM checks (exit 2 on error).
+        var sealer = ArcSealKey.Load(options, TimeProvider.System);
+        if (sealer is not null)
+            Console.Out.WriteLine($"ok: Arc:Seal seals as d={sealer.Options.Domain} s={sealer.Options.Selector} ({sealer.Options.Key.Algorithm})");
 
         var from = cl.Get("from");
         if (from is not null) Console.Out.WriteLine(Decision(store, from));
@@ -49,6 +53,14 @@ public static class CheckConfigCommand
             var (result, line, warning) = await TestkeyCommand.CheckRecordAsync(resolver, $"{key.Selector}._domainkey.{key.Domain}", key.Key, key.KeyFile, timeoutMs);
             if (warning is not null) Console.Out.WriteLine(warning);
             Console.Out.WriteLine(line);
+            code = Worse(code, result);
+        }
+        if (sealer is not null)
+        {
+            var (result, line, warning) = await TestkeyCommand.CheckRecordAsync(resolver,
+                $"{sealer.Options.Selector}._domainkey.{sealer.Options.Domain}", sealer.Options.Key, options.Arc.Seal.KeyFile!, timeoutMs);
+            if (warning is not null) Console.Out.WriteLine(warning);
+            Console.Out.WriteLine("Arc:Seal: " + line);
             code = Worse(code, result);
         }
         return code;
