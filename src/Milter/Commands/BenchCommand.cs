@@ -12,7 +12,8 @@ namespace Milter.Commands;
 /// load client playing Postfix. Sign mode sends from an internal client address (127.0.0.1) with From
 /// bench@--domain; verify mode pre-signs every message once with --key/--selector/--domain (the filter
 /// resolves that key through its own DNS) and sends from a non-local address (192.0.2.1). `--eml-dir DIR`
-/// sends the .eml files of DIR instead of generated messages. Progress goes to stderr (<see cref="BenchProgressWriter"/>).
+/// sends the .eml files of DIR instead of generated messages. `--arc-hops N` (verify mode) adds N ARC sets to each
+/// pre-signed message, sealed with the same key (<see cref="BenchArcSealing"/>). Progress goes to stderr (<see cref="BenchProgressWriter"/>).
 /// Exit 0 when no message met an error, 1 otherwise.
 /// </summary>
 public static class BenchCommand
@@ -48,6 +49,7 @@ public static class BenchCommand
         var helo = cl.Get("helo") ?? "client.bench.example";
         var json = cl.Flag("json");
         var progressSeconds = cl.GetInt("progress", 5, 0, 3600);
+        var arcHops = cl.GetInt("arc-hops", 0, 0, BenchArcSealing.MaxHops);
 
         if (!IpAddressText.TryParse(clientIpText, out var clientIp) || clientIp.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             throw new UsageException($"bench: --client-ip '{clientIpText}' is not an IP address");
@@ -62,6 +64,8 @@ public static class BenchCommand
             throw new UsageException("bench: --domain is required (the From domain of the generated messages)");
         if (domain is not null && (domain.Length == 0 || domain.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_'))))
             throw new UsageException($"bench: --domain '{domainText}' is not a domain name");
+        if (arcHops > 0 && keyPath is null)
+            throw new UsageException("bench: --arc-hops needs --key FILE --selector S --domain D (verify mode): the seals use that key");
         if (selectorText is not null && keyPath is null)
             throw new UsageException("bench: --selector is for --key (verify mode)");
 
@@ -83,6 +87,7 @@ public static class BenchCommand
         var raw = emlDir is not null ? BenchMessages.ReadEmlDirectory(emlDir)
             : BenchMessages.Generate(domain!, size, Math.Min(messages, BenchMessages.PoolSize));
         if (keyPath is not null) raw = PreSign(raw, keyPath, names!);
+        if (arcHops > 0) raw = BenchArcSealing.SealAll(raw, keyPath!, names!, arcHops);
         var prepared = raw.Select(m => BenchMessages.ToBenchMessage(m, fallbackDomain)).ToList();
 
         var runner = new BenchRunner(options, prepared);

@@ -98,6 +98,7 @@ internal static class CliCommands
              new("domain", "D", "the From domain of the generated messages (with --key: the signing domain)"),
              new("key", "FILE", "verify mode: the private key that pre-signs the messages"),
              new("selector", "S", "verify mode: the selector of --key"),
+             new("arc-hops", "N", "verify mode: seal each pre-signed message N times (ARC, 1 to 50) with --key as d=--domain s=--selector (default 0)"),
              new("client-ip", "IP", "the client address the MTA reports (default 127.0.0.1 sign, 192.0.2.1 verify)"),
              new("helo", "NAME", "the HELO name bench sends (default client.bench.example)"),
              new("eml-dir", "DIR", "send the .eml files of DIR instead of generated messages"),
