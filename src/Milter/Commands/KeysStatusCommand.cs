@@ -74,7 +74,7 @@ public static class KeysStatusCommand
         }
         catch (ConfigException e)
         {
-            return e.Message;
+            return e.Problem ?? e.Message;
         }
     }
 

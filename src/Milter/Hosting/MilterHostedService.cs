@@ -71,7 +71,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
                 lock (_reloadLock)
                 {
                     var current = _holder.Current;
-                    if (_rotation.Advance(seen, current.Options.Signing.Rotation) is { } keys) _holder.Current = current.WithKeys(keys);
+                    _rotation.Advance(seen, current.Options.Signing.Rotation, keys => _holder.Current = current.WithKeys(keys));
                 }
             }
             catch (OperationCanceledException)

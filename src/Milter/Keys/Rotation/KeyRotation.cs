@@ -25,6 +25,7 @@ internal sealed class KeyRotation
     private KeyStore _base;
     private SigningSection _signing;
     private string _applied = "";
+    private readonly List<Action> _afterSwap = [];
 
     public KeyRotation(RotationStateFile file, KeyStore configured, SigningSection signing, ILogger logger, TimeProvider time)
     {
@@ -74,9 +75,11 @@ internal sealed class KeyRotation
         var swaps = _lastGood.Values.OrderBy(s => s.Domain, StringComparer.Ordinal).ThenBy(s => s.Algorithm, StringComparer.Ordinal).ToList();
         var applied = string.Join(";", swaps.Select(s => $"{s.Domain} {s.Algorithm} {s.Selector} {s.Key.PublicKeyBase64}"));
         if (applied == _applied) return null;
-        var before = Describe(Effective);
-        Effective = _base.WithSwaps(swaps);
         _applied = applied;
+        var next = _base.WithSwaps(swaps);
+        if (ReferenceEquals(next, Effective)) return null;
+        var before = Describe(Effective);
+        Effective = next;
         foreach (var line in Describe(Effective).Except(before))
             _logger.LogInformation("key rotation: {Line} (rotation state {File})", line, File.Path);
         return Effective;
@@ -104,7 +107,8 @@ internal sealed class KeyRotation
         }
         catch (ConfigException e)
         {
-            Error($"key rotation: rotation state {File.Path}: {e.Message}; " + (what == "active" ? "signing with the last good key" : "not switching to it"));
+            Error($"key rotation: rotation state {File.Path}: the {what} key of {entry.Domain} {entry.Algorithm} (selector {key.Selector}) cannot be used: " +
+                  $"{e.Problem ?? e.Message}; " + (what == "active" ? "signing with the last good key" : "not switching to it"));
         }
         return null;
     }
@@ -145,13 +149,17 @@ internal sealed class KeyRotation
 
     /// <summary>Records what <paramref name="observations"/> saw and switches the pending keys that every resolver has
     /// served for long enough. Returns the new store when what is signed with changed, else null.</summary>
-    public KeyStore? Advance(IReadOnlyList<Observation> observations, RotationSection settings)
+    /// <param name="publish">Puts the new store in place for new messages; called before the switch is logged, so that a
+    /// message sent after the log line is signed with the new key.</param>
+    public KeyStore? Advance(IReadOnlyList<Observation> observations, RotationSection settings, Action<KeyStore>? publish = null)
     {
         ArgumentNullException.ThrowIfNull(observations);
         ArgumentNullException.ThrowIfNull(settings);
+        _afterSwap.Clear();
         var publishedFor = TimeSpan.FromMinutes(settings.PublishedForMinutes);
         foreach (var o in observations)
         {
+            var mark = _afterSwap.Count;
             try
             {
                 File.Update(state => Step(state, o, publishedFor, settings));
@@ -159,9 +167,14 @@ internal sealed class KeyRotation
             catch (RotationStateException e)
             {
                 Error($"key rotation: {e.Message}; not switching {o.Domain} {o.Algorithm} to selector {o.Selector} now");
+                _afterSwap.RemoveRange(mark, _afterSwap.Count - mark); // not written: not switched
             }
         }
-        return Refresh();
+        var keys = Refresh();
+        if (keys is not null) publish?.Invoke(keys);
+        foreach (var log in _afterSwap) log();
+        _afterSwap.Clear();
+        return keys;
     }
 
     private RotationState Step(RotationState state, Observation o, TimeSpan publishedFor, RotationSection settings)
@@ -186,9 +199,10 @@ internal sealed class KeyRotation
         if (now - since < publishedFor) return state;
         var retired = entry.Active with { SwitchedAt = now };
         var removable = now + TimeSpan.FromDays(settings.RetireAfterDays);
-        _logger.LogInformation("key rotation: {Domain} {Algorithm} switched from selector {Old} to {New}; new messages are signed with {Selector}; " +
-                               "the record of {OldRecord} can be removed after {Removable}",
-            o.Domain, o.Algorithm, entry.Active.Selector, pending.Selector, pending.Selector, $"{entry.Active.Selector}._domainkey.{o.Domain}", RotationState.Text(removable));
+        var old = entry.Active.Selector;
+        _afterSwap.Add(() => _logger.LogInformation("key rotation: {Domain} {Algorithm} switched from selector {Old} to {New}; new messages are signed with {Selector}; " +
+                                                    "the record of {OldRecord} can be removed after {Removable}",
+            o.Domain, o.Algorithm, old, pending.Selector, pending.Selector, $"{old}._domainkey.{o.Domain}", RotationState.Text(removable)));
         return state.With(entry with
         {
             Active = pending with { ServedSince = since, SwitchedAt = now },
