@@ -67,6 +67,17 @@ public sealed class KeyRotationTests : IDisposable
     }
 
     [Fact]
+    public void A_reload_without_a_rotation_state_gives_the_newly_configured_keys()
+    {
+        var rotation = NewRotation();
+        rotation.Refresh();
+        var reloaded = new SigningSection { Keys = [.. _signing.Keys!, new SigningKeyOptions { Domain = "example.com", Selector = "s2", KeyFile = WriteKey("s2") }] };
+        var keys = rotation.Rebase(KeyStore.Load(reloaded, _time), reloaded);
+        Assert.Equal(["s1", "s2"], keys.SignersFor("example.com").Select(s => s.Options.Selector).ToArray());
+        Assert.Same(keys, rotation.Effective);
+    }
+
+    [Fact]
     public void An_active_key_that_is_missing_keeps_the_configured_key_with_one_error_line()
     {
         _file.Write(new RotationState().With(Entry("gone")));

@@ -24,7 +24,8 @@ internal sealed class KeyRotation
     private readonly Dictionary<(string Domain, string Algorithm), KeyStore.KeySwap> _lastGood = new();
     private KeyStore _base;
     private SigningSection _signing;
-    private string _applied = "";
+    /// <summary>The swaps <see cref="Effective"/> was made with; null: none yet over the current configured keys.</summary>
+    private string? _applied;
     private readonly List<Action> _afterSwap = [];
 
     public KeyRotation(RotationStateFile file, KeyStore configured, SigningSection signing, ILogger logger, TimeProvider time)
@@ -47,7 +48,7 @@ internal sealed class KeyRotation
     {
         _base = configured;
         _signing = signing;
-        _applied = "";
+        _applied = null;
         Refresh();
         return Effective;
     }
