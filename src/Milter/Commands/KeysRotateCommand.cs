@@ -46,8 +46,10 @@ public static class KeysRotateCommand
         var privatePath = Path.Combine(directory, selector + ".private");
         var txtPath = Path.Combine(directory, selector + ".txt");
         KeygenCommand.WriteFile(privatePath, key.ExportPkcs8Pem(), KeygenCommand.OwnerOnly, force: false, Name);
+        string? owner;
         try
         {
+            owner = KeyFileOwner.CopyOwner(active.KeyFile, privatePath);
             KeygenCommand.WriteFile(txtPath, record + "\n", KeygenCommand.OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead, force: false, Name);
             file.Update(s => AddPending(s, domain, algorithm, configured, new RotationKey { Selector = selector, KeyFile = privatePath, CreatedAt = now },
                 options.Signing.Rotation, now));
@@ -60,6 +62,7 @@ public static class KeysRotateCommand
         }
 
         Console.Out.WriteLine($"wrote {privatePath} ({KeyFile.Describe(key)} private key for {key.Algorithm}, PKCS#8 PEM, mode 0600)");
+        if (owner is not null) Console.Out.WriteLine(owner);
         Console.Out.WriteLine($"wrote {txtPath} (the TXT record below)");
         Console.Out.WriteLine($"{domain} {algorithm}: selector {selector} is pending; {active.Selector} signs until the daemon switches (rotation state {file.Path})");
         Console.Out.WriteLine($"publish this record in DNS:");

@@ -59,6 +59,21 @@ public sealed class KeysCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Rotate_as_root_gives_the_new_key_the_owner_of_the_current_one()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "this test needs root (the test command runs as root): it gives a key file to another user");
+        var config = Config(("s1", DkimKeyType.Rsa));
+        // The Debian package's layout: keys belong to the daemon's user (here nobody, 65534), rotate runs as root.
+        Assert.Equal(0, (await ProcessRunner.RunAsync("/usr/bin/chown", ["65534:65534", _dir.File("s1.private")], TimeSpan.FromSeconds(30))).ExitCode);
+        var (code, stdout, stderr) = await Milter("keys", "rotate", "--domain", "example.com", "--config", config);
+        Assert.True(code == 0, stdout + stderr);
+        var newKey = _dir.File($"r{DateTime.UtcNow:yyyyMMdd}.private");
+        var ls = await ProcessRunner.RunAsync("/usr/bin/stat", ["-c", "%u:%g %a", newKey], TimeSpan.FromSeconds(30));
+        Assert.Equal("65534:65534 600", ls.StdOut.Trim());
+        Assert.Contains("the owner of", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rotate_refuses_a_domain_without_a_key_and_asks_which_when_there_are_two_algorithms()
     {
         var config = Config(("rsa", DkimKeyType.Rsa), ("ed", DkimKeyType.Ed25519));
