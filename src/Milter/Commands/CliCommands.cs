@@ -7,7 +7,8 @@ internal sealed record CliOption(string Name, string? Value, string Description,
     public bool IsFlag => Value is null;
 }
 
-/// <summary>A command of `milter`: its name, one line for help, its options and what runs it.</summary>
+/// <summary>A command of `milter`: its name, one line for help, its options and what runs it. A name of two words
+/// ("keys rotate") is a subcommand of a group command ("keys") that only holds such subcommands.</summary>
 internal sealed record CliCommandSpec(string Name, string Description, IReadOnlyList<CliOption> Options,
     Func<CommandLine, Task<int>> Execute);
 
@@ -88,6 +89,14 @@ internal static class CliCommands
              new("send", "smtp://HOST:PORT", "also mail each report to its rua= addresses through this relay"),
              Config],
             ReportCommand.ExecuteAsync),
+        new("keys rotate", "a new key under a new date-based selector for a configured domain key: writes it and its TXT record, records the rotation as pending",
+            [new("domain", "D", "the signing domain whose configured key is rotated"),
+             new("algorithm", "A", "rsa or ed25519: which key of the domain (needed when it has both)"),
+             Config],
+            cl => Task.FromResult(KeysRotateCommand.Execute(cl))),
+        new("keys status", "per signing domain: the active key, the pending one and whether DNS serves it, the retiring ones and when their record can go",
+            [Config, Json, TimeoutMs(15_000, "each DNS lookup")],
+            KeysStatusCommand.ExecuteAsync),
         new("bench", "a milter load client (Postfix's side): messages/s, latency percentiles, errors",
             [new("connect", "SPEC", "the milter to load"),
              new("messages", "N", "messages to send (default 1000)"),
@@ -108,6 +117,12 @@ internal static class CliCommands
              TimeoutMs(30_000, "a message")],
             BenchCommand.ExecuteAsync),
     ];
+
+    /// <summary>The descriptions of the group commands (the first word of two-word command names).</summary>
+    public static readonly IReadOnlyDictionary<string, string> Groups = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["keys"] = "DKIM key rotation: keys rotate (a new key to publish), keys status (what the daemon signs with, what DNS serves)",
+    };
 
     /// <summary>Printed after the generated help of `milter --help`.</summary>
     public const string HelpFooter = """

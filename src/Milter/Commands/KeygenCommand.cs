@@ -8,7 +8,7 @@ namespace Milter.Commands;
 /// (the zone-file TXT record for S._domainkey.D).</summary>
 public static class KeygenCommand
 {
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    internal const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     public static int Execute(CommandLine cl)
     {
@@ -69,7 +69,7 @@ public static class KeygenCommand
     /// <summary>Creates the file with <paramref name="mode"/> from the first moment (never wider, even briefly).
     /// Without <paramref name="force"/> an existing file is an error; with it, a new file is written beside
     /// it and renamed over it.</summary>
-    private static void WriteFile(string path, string text, UnixFileMode mode, bool force)
+    internal static void WriteFile(string path, string text, UnixFileMode mode, bool force, string command = "keygen")
     {
         var target = force ? path + ".tmp-" + Guid.NewGuid().ToString("N")[..8] : path;
         try
@@ -87,8 +87,8 @@ public static class KeygenCommand
         {
             if (force) TryDelete(target);
             if (!force && File.Exists(path) && e is IOException)
-                throw new UsageException($"keygen: {path} already exists; use --force to replace it");
-            throw new UsageException($"keygen: cannot write {path}: {e.Message}");
+                throw new UsageException($"{command}: {path} already exists; use --force to replace it");
+            throw new UsageException($"{command}: cannot write {path}: {e.Message}");
         }
     }
 

@@ -58,7 +58,7 @@ public static class MilterCli
                 return $"{prefix}unknown option {token}{Meant(token, known.Append("--" + CliCommands.Dns.Name).Append("--help"))}";
             }
             if (spec is null)
-                return $"unknown command '{token}'{Meant(token, CliCommands.All.Select(c => c.Name))} (try: milter --help)";
+                return $"unknown command '{token}'{Meant(token, CliCommands.All.Select(c => c.Name.Split(' ')[^1]).Concat(CliCommands.Groups.Keys).Distinct())} (try: milter --help)";
             return $"{prefix}unexpected argument '{token}'";
         }
         foreach (var error in result.Errors)
@@ -66,6 +66,8 @@ public static class MilterCli
             if (error.SymbolResult is OptionResult { Tokens.Count: 0 } option && option.Option.Arity.MinimumNumberOfValues > 0)
                 return $"{prefix}{option.Option.Name} needs a value";
         }
+        if (spec is null && tree.Groups.FirstOrDefault(g => g.Value == result.CommandResult.Command).Key is { } group)
+            return $"{group}: a subcommand is needed: {string.Join(" or ", CliCommands.All.Where(c => c.Name.StartsWith(group + " ", StringComparison.Ordinal)).Select(c => c.Name))} (try: milter {group} --help)";
         if (spec is null) return "no command given (try: milter --help)";
         return prefix + (result.Errors.Count > 0 ? result.Errors[0].Message : "bad usage");
     }
@@ -96,6 +98,7 @@ public static class MilterCli
         public RootCommand Root { get; } = new("DKIM signing, DKIM/SPF/DMARC verification for Postfix and Sendmail (milter protocol)");
         public Dictionary<Command, CliCommandSpec> Specs { get; } = [];
         public Dictionary<Command, Dictionary<string, Option>> Options { get; } = [];
+        public Dictionary<string, Command> Groups { get; } = new(StringComparer.Ordinal);
 
         public Tree()
         {
@@ -104,7 +107,8 @@ public static class MilterCli
             Root.Options.Add(dns);
             foreach (var spec in CliCommands.All)
             {
-                var command = new Command(spec.Name, spec.Description);
+                var words = spec.Name.Split(' ');
+                var command = new Command(words[^1], spec.Description);
                 var byName = new Dictionary<string, Option>(StringComparer.Ordinal) { [CliCommands.Dns.Name] = dns };
                 foreach (var o in spec.Options)
                 {
@@ -112,12 +116,25 @@ public static class MilterCli
                     command.Options.Add(option);
                     byName[o.Name] = option;
                 }
-                Root.Subcommands.Add(command);
+                Parent(words).Subcommands.Add(command);
                 Specs[command] = spec;
                 Options[command] = byName;
             }
             var help = Root.Options.OfType<HelpOption>().Single();
             help.Action = new FooterHelpAction((SynchronousCommandLineAction)help.Action!);
+        }
+
+        /// <summary>The command that holds a command of <paramref name="words"/>: the root, or its group ("keys").</summary>
+        private Command Parent(string[] words)
+        {
+            if (words.Length == 1) return Root;
+            if (!Groups.TryGetValue(words[0], out var group))
+            {
+                group = new Command(words[0], CliCommands.Groups[words[0]]);
+                Root.Subcommands.Add(group);
+                Groups[words[0]] = group;
+            }
+            return group;
         }
     }
 

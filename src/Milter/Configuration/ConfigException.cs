@@ -14,6 +14,7 @@ public sealed class ConfigException : Exception
     {
         Key = key;
         Value = value;
+        Problem = problem;
     }
 
     public ConfigException(string message) : base(message) { Key = ""; }
@@ -24,6 +25,8 @@ public sealed class ConfigException : Exception
 
     public string Key { get; }
     public string? Value { get; }
+    /// <summary>The problem alone, without the key and value (null when the exception was made from a whole message).</summary>
+    public string? Problem { get; }
 
     /// <summary>The one line: <c>config: KEY = "VALUE" (from SOURCE): PROBLEM</c>.</summary>
     public static string Format(string key, string? value, string problem, string? source = null)

@@ -76,6 +76,25 @@ public sealed class SigningSection
     public bool AllowGroupReadableKeys { get; set; }
     /// <summary>When above zero, signatures carry x= (expiry) this many seconds after t=.</summary>
     public int SignatureLifetimeSeconds { get; set; }
+    /// <summary>Key rotation (`milter keys rotate`): when the daemon switches to a pending key, when an old record may go.</summary>
+    public RotationSection Rotation { get; set; } = new();
+}
+
+/// <summary>Signing:Rotation: the daemon switches to a pending key (`milter keys rotate`) once every configured resolver has
+/// served its record for <see cref="PublishedForMinutes"/>; `keys status` says the old record can be removed
+/// <see cref="RetireAfterDays"/> after the switch.</summary>
+public sealed class RotationSection
+{
+    /// <summary>How long every resolver must have served the new record before the switch: other resolvers may still hold a
+    /// negative answer (NXDOMAIN) for up to the zone's SOA minimum, at most a day in practice (RFC 2308 5).</summary>
+    public double PublishedForMinutes { get; set; } = 1440;
+    /// <summary>After the switch, the old record stays published this long: mail signed with it may still be queued or
+    /// re-verified (forwarders, mailing lists).</summary>
+    public double RetireAfterDays { get; set; } = 7;
+    /// <summary>How often the daemon reads the rotation state and looks the pending record up.</summary>
+    public int CheckIntervalSeconds { get; set; } = 300;
+    /// <summary>Where `keys rotate` writes new keys; unset: the directory of the domain's current key file.</summary>
+    public string? KeyDirectory { get; set; }
 }
 
 public sealed class VerificationSection

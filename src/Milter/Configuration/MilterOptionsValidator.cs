@@ -133,7 +133,23 @@ public sealed class MilterOptionsValidator : IValidateOptions<MilterOptions>
         if (s.Canonicalization is null || !DkimCanonicalizationNames.TryParsePair(s.Canonicalization, out _, out _))
             yield return new("Signing:Canonicalization", s.Canonicalization, "use relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple");
         if (Range("Signing:SignatureLifetimeSeconds", s.SignatureLifetimeSeconds, 0, 365 * 86400) is { } lifetime) yield return lifetime;
+        foreach (var p in RotationProblems(s.Rotation)) yield return p;
     }
+
+    private static IEnumerable<Problem> RotationProblems(RotationSection r)
+    {
+        if (!(r.PublishedForMinutes is >= 0 and <= 43_200))
+            yield return new("Signing:Rotation:PublishedForMinutes", Text(r.PublishedForMinutes),
+                "must be between 0 and 43200 (30 days): how long every resolver must serve the new key record before the daemon signs with it");
+        if (!(r.RetireAfterDays is >= 0 and <= 365))
+            yield return new("Signing:Rotation:RetireAfterDays", Text(r.RetireAfterDays),
+                "must be between 0 and 365: how long after the switch the old key record stays published");
+        if (Range("Signing:Rotation:CheckIntervalSeconds", r.CheckIntervalSeconds, 1, 86_400) is { } interval) yield return interval;
+        if (r.KeyDirectory is { Length: > 0 } dir && !Path.IsPathRooted(dir))
+            yield return new("Signing:Rotation:KeyDirectory", dir, "expected an absolute directory path, e.g. /etc/milter/keys");
+    }
+
+    private static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static IEnumerable<Problem> KeyProblems(string name, SigningKeyOptions k, bool allowPercent)
     {

@@ -32,6 +32,24 @@ internal sealed class FilterServices
         ArcSealer = ArcSealKey.Load(options, time);
     }
 
+    private FilterServices(FilterServices from, KeyStore keys)
+    {
+        ReportStore = from.ReportStore;
+        Metrics = from.Metrics;
+        Dns = from.Dns;
+        Inbound = from.Inbound;
+        Options = from.Options;
+        Keys = keys;
+        Logger = from.Logger;
+        Time = from.Time;
+        VerificationLog = from.VerificationLog;
+        InternalHosts = from.InternalHosts;
+        ArcSealer = from.ArcSealer;
+    }
+
+    /// <summary>This snapshot with other signing keys (a key rotation's switch): everything else, the DNS cache included, is shared.</summary>
+    public FilterServices WithKeys(KeyStore keys) => ReferenceEquals(keys, Keys) ? this : new FilterServices(this, keys);
+
     public MilterOptions Options { get; }
     public KeyStore Keys { get; }
     public NetworkList InternalHosts { get; }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Configuration;
 using Milter.Filter;
 using Milter.Keys;
+using Milter.Keys.Rotation;
 using Milter.Metrics;
 using Milter.Protocol.Server;
 using Milter.Reporting;
@@ -30,6 +31,9 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     private MilterServer? _server;
     private PosixSignalRegistration? _sighup;
     private readonly Lock _reloadLock = new();
+    private readonly KeyRotation _rotation;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _rotationLoop;
 
     public MilterHostedService(MilterOptions options, KeyStore keys, StartupArguments arguments, ILoggerFactory loggerFactory)
     {
@@ -45,7 +49,40 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         _reportStore = OpenReportStore(options, loggerFactory);
         if (_verificationLog is { } log) _metrics.ObserveQueue("verification_log", () => log.QueueDepth, () => log.DroppedCount);
         if (_reportStore is { } store) _metrics.ObserveQueue("report_store", () => store.QueueDepth, () => store.DroppedCount);
-        _holder = new FilterServicesHolder(NewServices(options, keys));
+        // The rotation state file (key-rotation.json in the data directory) overrides the configured keys it rotates.
+        _rotation = new KeyRotation(RotationStateFile.For(options.Reports), keys, options.Signing, loggerFactory.CreateLogger("milter.rotation"), TimeProvider.System);
+        _rotation.Refresh();
+        _holder = new FilterServicesHolder(NewServices(options, _rotation.Effective));
+    }
+
+    /// <summary>Every Signing:Rotation:CheckIntervalSeconds: reads the rotation state, looks up the pending records on every
+    /// resolver (no lock held), then records what it saw and switches keys under the reload lock (a reload and a switch
+    /// never overwrite each other). Sessions keep their snapshot; the next message takes the new keys.</summary>
+    private async Task RotationLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var options = _holder.Current.Options;
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(options.Signing.Rotation.CheckIntervalSeconds), ct);
+                var seen = await _rotation.ObserveAsync(RotationDns.Resolvers(options), timeoutMs: 15_000);
+                ct.ThrowIfCancellationRequested();
+                lock (_reloadLock)
+                {
+                    var current = _holder.Current;
+                    _rotation.Advance(seen, current.Options.Signing.Rotation, keys => _holder.Current = current.WithKeys(keys));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogError("key rotation check failed: {Type}: {Message}", e.GetType().Name, OneLine(e.Message));
+            }
+        }
     }
 
     private FilterServices NewServices(MilterOptions options, KeyStore keys)
@@ -91,6 +128,7 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
         _metrics.ObserveConnections(() => server.ActiveConnections);
         if (!OperatingSystem.IsWindows())
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSighup);
+        _rotationLoop = Task.Run(() => RotationLoopAsync(_stopping.Token), CancellationToken.None);
         _logger.LogInformation("milter started: listening on {EndPoints}; authserv-id {AuthservId}; {Keys} signing key(s); verification log {Log}; DMARC report store {Store}",
             string.Join(", ", specs.Select(x => x.ToString())), _options.AuthservId, _holder.Current.Keys.Count,
             string.IsNullOrWhiteSpace(_options.ReportLog.Path) ? "off" : _options.ReportLog.Path,
@@ -120,14 +158,16 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
             // The same sources as at start: the JSON config, or the OpenDKIM files (opendkim.conf and its tables).
             var (options, warnings) = ConfigSources.Load(_arguments.ConfigFile, _arguments.OpenDkimConfig, _arguments.Listen, _arguments.Dns);
             foreach (var warning in warnings) _logger.LogWarning("reload: {Warning}", warning);
-            var keys = KeyStore.Load(options.Signing, TimeProvider.System);
+            var configured = KeyStore.Load(options.Signing, TimeProvider.System);
             if (!options.Listen!.SequenceEqual(_options.Listen!))
                 _logger.LogWarning("reload: Listen changed; restart milter to listen on the new sockets");
             if (options.Metrics.Listen != _options.Metrics.Listen)
                 _logger.LogWarning("reload: Metrics:Listen changed; restart milter to move the metrics endpoint");
-            _holder.Current = NewServices(options, keys);
+            var services = NewServices(options, configured);
+            // The rotation state applies again over the new config: a reload never undoes a switch.
+            _holder.Current = services.WithKeys(_rotation.Rebase(configured, options.Signing));
             _verificationLog?.Reopen();
-            _logger.LogInformation("reload: config and {Keys} signing key(s) loaded", keys.Count);
+            _logger.LogInformation("reload: config and {Keys} signing key(s) loaded", configured.Count);
         }
         catch (ConfigException e)
         {
@@ -142,9 +182,17 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
+    private async Task StopRotationAsync()
+    {
+        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync();
+        if (_rotationLoop is not null) await _rotationLoop;
+        _rotationLoop = null;
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _sighup?.Dispose();
+        await StopRotationAsync();
         if (_server is null) return;
         _logger.LogInformation("milter stopping: draining {Count} connection(s)", _server.ActiveConnections);
         await _server.StopAsync(cancellationToken);
@@ -157,6 +205,8 @@ internal sealed class MilterHostedService : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _sighup?.Dispose();
+        await StopRotationAsync();
+        _stopping.Dispose();
         if (_server is not null) await _server.DisposeAsync();
         if (_verificationLog is not null) await _verificationLog.DisposeAsync();
         if (_reportStore is not null) await _reportStore.DisposeAsync();

@@ -11,7 +11,7 @@ namespace Milter.Keys;
 /// nearest parent first. Signing a message does no key parsing and no file I/O, except for a key file named with
 /// "%" (the From domain), read once on first use. Private key material is never logged.
 /// </summary>
-public sealed class KeyStore
+public sealed partial class KeyStore
 {
     private const int MaxLazyKeys = 10_000;
     private readonly IReadOnlyList<Rule> _rules;

@@ -178,6 +178,29 @@ public sealed class KnotDnsServer : IAsyncDisposable
         return false;
     }
 
+    /// <summary>Replaces one of the zones (same origin) with <paramref name="zone"/>: writes its file and has knotd reload it
+    /// (<c>knotc zone-reload</c>), then waits (bounded) until <paramref name="servedName"/> answers with TXT records, or, when
+    /// null, for the reload to finish. Give the new zone a higher SOA serial than the old one (the default SOA has serial 1).</summary>
+    public async Task ReloadZoneAsync(DnsZone zone, string? servedName = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        if (!Zones.Any(z => z.Origin == zone.Origin))
+            throw new ArgumentException($"zone {zone.Origin} is not served by this knotd", nameof(zone));
+        File.WriteAllText(Path.Combine(_dir.Path, "zones", zone.Name + ".zone"), zone.ToZoneFileText());
+        var result = await ProcessRunner.RunAsync(KnotcPath, ["-c", _dir.File("knot.conf"), "-b", "zone-reload", zone.Origin], CheckTimeout, ct);
+        if (!result.Succeeded)
+            throw new InvalidOperationException($"knotc zone-reload {zone.Origin} failed:\n{result.Describe()}\n--- knotd log ---\n{Log}");
+        if (servedName is null) return;
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var reply = await DnsProbe.QueryAsync(EndPoint, servedName, DnsProbe.TypeTxt, TimeSpan.FromMilliseconds(200), ct);
+            if (reply is { ResponseCode: 0, AnswerCount: > 0 }) return;
+            await Task.Delay(50, ct);
+        }
+        throw new TimeoutException($"knotd did not serve TXT {servedName} within {StartTimeout.TotalSeconds:0}s of the reload.\n--- knotd log ---\n{Log}");
+    }
+
     /// <summary>Stops knotd by its PID (SIGTERM, then SIGKILL after 5 s) and deletes its directory.</summary>
     public async Task StopAsync()
     {

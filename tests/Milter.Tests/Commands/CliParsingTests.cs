@@ -31,8 +31,9 @@ public sealed class CliParsingTests
         var (code, stdout, stderr) = await MilterAsync(spelling);
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal("", stderr);
+        // A two-word command ("keys rotate") is listed under its group ("keys").
         foreach (var command in CliCommands.All)
-            Assert.Matches($@"(?m)^\s+{command.Name}\s+\S", stdout);
+            Assert.Matches($@"(?m)^\s+{command.Name.Split(' ')[0]}\s+\S", stdout);
         Assert.Contains("--dns <HOST[:PORT][,HOST[:PORT]...]>", stdout, StringComparison.Ordinal);
         Assert.Contains("Exit codes: 0 ok, 1 check failed, 2 bad usage or config, 3 temporary error", stdout, StringComparison.Ordinal);
     }
@@ -41,7 +42,7 @@ public sealed class CliParsingTests
     [MemberData(nameof(CommandsAndHelpSpellings))]
     public async Task Every_command_has_help_naming_its_options(string command, string spelling)
     {
-        var (code, stdout, stderr) = await MilterAsync(command, spelling);
+        var (code, stdout, stderr) = await MilterAsync([.. command.Split(' '), spelling]);
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal("", stderr);
         Assert.Contains($"milter {command} [options]", stdout, StringComparison.Ordinal);
@@ -59,6 +60,19 @@ public sealed class CliParsingTests
         var (code2, stdout2, stderr2) = await MilterAsync("help", "spf");
         Assert.True(code2 == 0, stdout2 + stderr2);
         Assert.Contains("milter spf [options]", stdout2, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_group_without_its_subcommand_names_them_and_exits_2()
+    {
+        var (code, stdout, stderr) = await MilterAsync("keys");
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal("milter: keys: a subcommand is needed: keys rotate or keys status (try: milter keys --help)\n", stderr);
+        var (helpCode, help, _) = await MilterAsync("keys", "--help");
+        Assert.Equal(0, helpCode);
+        Assert.Matches(@"(?m)^\s+rotate\s+\S", help);
+        Assert.Matches(@"(?m)^\s+status\s+\S", help);
     }
 
     [Fact]

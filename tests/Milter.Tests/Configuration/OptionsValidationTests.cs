@@ -135,6 +135,29 @@ public sealed class OptionsValidationTests : IDisposable
         Assert.Equal("config: " + string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, path), e.Message);
     }
 
+    [Theory]
+    [InlineData("""{ "Signing": { "Rotation": { "PublishedForMinutes": -1 } } }""", "Signing:Rotation:PublishedForMinutes = \"-1\" (from {0}): must be between 0 and 43200 (30 days)")]
+    [InlineData("""{ "Signing": { "Rotation": { "RetireAfterDays": 400 } } }""", "Signing:Rotation:RetireAfterDays = \"400\" (from {0}): must be between 0 and 365")]
+    [InlineData("""{ "Signing": { "Rotation": { "CheckIntervalSeconds": 0 } } }""", "Signing:Rotation:CheckIntervalSeconds = \"0\" (from {0}): must be between 1 and 86400")]
+    [InlineData("""{ "Signing": { "Rotation": { "KeyDirectory": "keys" } } }""", "Signing:Rotation:KeyDirectory = \"keys\" (from {0}): expected an absolute directory path")]
+    [InlineData("""{ "Signing": { "Rotation": { "PublishedForMinutes": "soon" } } }""", "Signing:Rotation:PublishedForMinutes = \"soon\" (from {0}) is not a number")]
+    [InlineData("""{ "Signing": { "Rotation": { "PublishedFor": 5 } } }""", "unknown key Signing:Rotation:PublishedFor")]
+    public void Rotation_settings_out_of_range_name_the_key_value_and_file(string json, string expected)
+    {
+        var path = Write(json);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, environment: false));
+        Assert.StartsWith("config: " + string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, path), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rotation_settings_take_fractions_for_short_test_times()
+    {
+        var options = ConfigLoader.Load(Write("""{ "Signing": { "Rotation": { "PublishedForMinutes": 0.05, "RetireAfterDays": 0.0002 } } }"""), environment: false);
+        Assert.Equal(0.05, options.Signing.Rotation.PublishedForMinutes);
+        Assert.Equal(1440, new MilterOptions().Signing.Rotation.PublishedForMinutes);
+        Assert.Equal(7, new MilterOptions().Signing.Rotation.RetireAfterDays);
+    }
+
     [Fact]
     public void BadValueOfTheListenOption_NamesTheOption()
     {

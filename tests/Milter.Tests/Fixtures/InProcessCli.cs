@@ -26,7 +26,7 @@ public static class InProcessCli
 
     /// <summary>Commands that may run in process: they read nothing of the environment but their arguments and
     /// stdin, and hold no process-wide state (no host, no signal handlers, no child processes).</summary>
-    private static readonly HashSet<string> Commands = ["check", "verify", "sign", "dmarc", "spf", "keygen", "testkey"];
+    private static readonly HashSet<string> Commands = ["check", "verify", "sign", "dmarc", "spf", "keygen", "testkey", "keys"];
 
     /// <summary>True when `milter ARGS` can run in process: one of <see cref="Commands"/>. Help and --version stay
     /// processes: they print the executable's name and version, which in process are the test host's.</summary>
