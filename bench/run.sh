@@ -12,7 +12,7 @@
 # BENCH_SKIP_BUILD=1 to reuse the Release build, BENCH_PARTS ("phases milters postfix memory"): phases is
 # Milter as Postfix uses it, one message per connection and persistent, cold and warm (bench/phases.sh),
 # milters the table above, postfix the end-to-end runs through a real Postfix (bench/postfix.sh), memory
-# the RSS targets (bench/memory.sh). MILTER_RUN: the command that starts Milter (default dotnet MILTER_DLL).
+# the RSS targets (bench/memory.sh). BENCH_MILTER_RUN: the command that starts Milter (default dotnet MILTER_DLL).
 set -euo pipefail
 
 readonly DAEMON_CORE=0 CLIENT_CORE=1 CONCURRENCY=8 DOMAIN=lab.example SELECTOR=bench

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the bench scripts (sourced, not run): the RSA-2048 key, the Knot server publishing it, and
 # starting Milter, OpenDKIM and rspamd pinned to DAEMON_CORE. start_NAME TRANSPORT sets DAEMON_PID and SPEC.
-# Needs lib/common.sh, WORK, REPO, DOMAIN, SELECTOR, DAEMON_CORE, MILTER_DLL and PIDS; MILTER_RUN (optional) is the
+# Needs lib/common.sh, WORK, REPO, DOMAIN, SELECTOR, DAEMON_CORE, MILTER_DLL and PIDS; BENCH_MILTER_RUN (optional) is the
 # command that starts Milter (default: dotnet MILTER_DLL).
 # Optional extra configuration for one part of the benchmark: MILTER_EXTRA_JSON (members added to Milter's
 # JSON object, e.g. '"Server": { "MaxConnections": 1500 }') and RSPAMD_EXTRA_OPTIONS (lines in options {}).
@@ -71,8 +71,8 @@ start_milter() {
 EOF
     local t0
     t0=$(date +%s%N)
-    # shellcheck disable=SC2086 # MILTER_RUN is a command line: the published `milter` or `dotnet milter.dll`
-    taskset -c "$DAEMON_CORE" ${MILTER_RUN:-dotnet $MILTER_DLL} run --config "$WORK/milter.json" >"$WORK/milter.log" 2>&1 &
+    # shellcheck disable=SC2086 # BENCH_MILTER_RUN is a command line: the published `milter` or `dotnet milter.dll`
+    taskset -c "$DAEMON_CORE" ${BENCH_MILTER_RUN:-dotnet $MILTER_DLL} run --config "$WORK/milter.json" >"$WORK/milter.log" 2>&1 &
     DAEMON_PID=$!
     PIDS+=("$DAEMON_PID")
     # start-up to listening (ms) and the daemon's CPU by then, for bench/phases.sh
