@@ -2,7 +2,8 @@
 # Sourced by bench/run.sh: Postfix end to end (issue 8). smtp-source (8 sessions, 2 KB messages, connections
 # reused) -> a private Postfix on 127.0.0.1 (smtpd, optionally one milter) -> smtp-sink, which appends every
 # message to a dump file. Each run gets a fresh Postfix and sink. One round runs every variant once: no
-# milter, Milter and OpenDKIM over a Unix socket and over TCP; the report gives the median of the rounds.
+# milter, the no-op C milter (floor, bench/floor-milter.c), Milter and OpenDKIM over a Unix socket and over
+# TCP; the report gives the median of the rounds.
 # messages/s runs from the start of smtp-source until the sink has counted every message (queue drained).
 #
 # Environment: BENCH_POSTFIX_MESSAGES (2000) per run, BENCH_POSTFIX_SLOW_MESSAGES (SLOW_MESSAGES) for
@@ -176,7 +177,8 @@ def txt(name, timeout=5):
 sys.exit(0 if dkim.verify(sys.stdin.buffer.read(), dnsfunc=txt) else 1)' "$DNS_PORT"
 }
 
-signed_summary() { # "SIGNED/RECEIVED VERDICT": VERDICT is pass when Milter and dkimpy both verify the sample
+signed_summary() { # signed_summary NAME -> "SIGNED/RECEIVED VERDICT": VERDICT is pass when Milter and dkimpy both
+    # verify the sample; the floor's signature is filler of the right size ("filler", not verified)
     local dump="$PF_DIR/sink/dump" got signed sig verdict=-
     [[ -f $dump ]] || { echo "0/0 -"; return; }
     got=$(grep -c '^X-Client-Addr:' "$dump" || true)
@@ -186,7 +188,9 @@ signed_summary() { # "SIGNED/RECEIVED VERDICT": VERDICT is pass when Milter and 
         # the sample's signature, unfolded: its d= tag must be the bench domain
         sig=$(awk '{ d = tolower($0) ~ /^dkim-signature:/ } d || (h && /^[ \t]/) { h = 1; print; next } { h = 0 }' \
             "$PF_DIR/sample.eml" | tr -d ' \t\r\n')
-        if [[ ! $sig =~ [:\;]d=${DOMAIN//./\\.}(\;|$) ]]; then
+        if [[ $1 == floor ]]; then
+            verdict=filler
+        elif [[ ! $sig =~ [:\;]d=${DOMAIN//./\\.}(\;|$) ]]; then
             verdict="d=?"
         elif ! milter verify --dns "127.0.0.1:$DNS_PORT" <"$PF_DIR/sample.eml" >"$PF_DIR/verify.txt" 2>&1; then
             verdict="milter verify fails"
@@ -212,7 +216,7 @@ pf_delays() { # pf_delays COUNT: mean "a" (arrival to queue manager: smtpd, milt
         awk '{ a += $1; t += $2; n++ } END { if (n) printf "%.1f/%.1f", 1000 * a / n, 1000 * t / n; else print "-" }'
 }
 
-pf_run() { # pf_run NAME TRANSPORT COUNT: NAME is none, milter or opendkim
+pf_run() { # pf_run NAME TRANSPORT COUNT: NAME is none, floor, milter or opendkim
     local name=$1 transport=$2 n=$3 milters="" warm status=ok
     if [[ $name != none ]]; then
         "start_$name" "$transport"
@@ -252,7 +256,7 @@ pf_run() { # pf_run NAME TRANSPORT COUNT: NAME is none, milter or opendkim
     rate=$(awk -v n="$got" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
     pms=$(per_ms $((p1 - p0)) "$got")
     delays=$(pf_delays "$got")
-    signed=$(signed_summary)
+    signed=$(signed_summary "$name")
     pf_stop
     if [[ $name != none ]]; then
         dcpu=$(awk -v t=$((d1 - d0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')
@@ -288,6 +292,8 @@ postfix_bench() {
     for ((round = 1; round <= PF_ROUNDS; round++)); do
         log "postfix round $round of $PF_ROUNDS"
         pf_run none - "$PF_MESSAGES"
+        pf_run floor unix "$PF_MESSAGES"
+        pf_run floor tcp "$PF_MESSAGES"
         pf_run milter unix "$PF_MESSAGES"
         pf_run milter tcp "$PF_MESSAGES"
         pf_run opendkim unix "$PF_MESSAGES"
@@ -317,7 +323,7 @@ pf_summary() { # NAME SOCKET RUNS MESSAGES MEDIAN_RATE RATES DAEMON_S DAEMON_MS 
             pms[k] = pms[k] " " $8; split($9, d, "/"); da[k] = da[k] " " d[1]; dt[k] = dt[k] " " d[2]
             split($10, sg, "/"); signed[k] += sg[1]; got[k] += sg[2]
             if (!(k in verdict) || $11 != "pass") verdict[k] = $11
-            bad[k] += ($12 != "ok" || $4 != $3) + ($1 == "none" ? (sg[1] > 0) : (sg[1] != $3 || $11 != "pass"))
+            bad[k] += ($12 != "ok" || $4 != $3) + ($1 == "none" ? (sg[1] > 0) : (sg[1] != $3 || $11 != ($1 == "floor" ? "filler" : "pass")))
         }
         END {
             for (i = 1; i <= nk; i++) {
@@ -355,4 +361,8 @@ postfix_report() {
     check "Postfix + Milter signing (TCP) / Postfix alone" "$(ratio "$(pf_rate milter tcp)" "$base")" 0.90
     check "Postfix + OpenDKIM signing (Unix) / Postfix alone (comparison)" "$(ratio "$(pf_rate opendkim unix)" "$base")" 0.90
     check "Postfix + OpenDKIM signing (TCP) / Postfix alone (comparison)" "$(ratio "$(pf_rate opendkim tcp)" "$base")" 0.90
+    echo
+    echo "Targets of issue 16: Postfix + Milter against Postfix + the no-op C milter (libmilter, same negotiation and edits):"
+    check "Postfix + Milter / Postfix + no-op C milter, Unix socket" "$(ratio "$(pf_rate milter unix)" "$(pf_rate floor unix)")" 0.97
+    check "Postfix + Milter / Postfix + no-op C milter, TCP" "$(ratio "$(pf_rate milter tcp)" "$(pf_rate floor tcp)")" 0.97
 }

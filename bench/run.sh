@@ -9,9 +9,10 @@
 # BENCH_SLOW_MESSAGES (400) for OpenDKIM over TCP (it stalls on delayed ACKs, ~60/s), BENCH_SIZES
 # ("2048 102400"), BENCH_DAEMONS ("milter opendkim rspamd"),
 # BENCH_WARMUP_SECONDS (20) of traffic after each daemon start before any measurement (see warm_up),
-# BENCH_SKIP_BUILD=1 to reuse the Release build, BENCH_PARTS ("milters postfix memory"): milters is the
-# table above, postfix the end-to-end runs through a real Postfix (bench/postfix.sh), memory the RSS
-# targets (bench/memory.sh).
+# BENCH_SKIP_BUILD=1 to reuse the Release build, BENCH_PARTS ("phases milters postfix memory"): phases is
+# Milter as Postfix uses it, one message per connection and persistent, cold and warm (bench/phases.sh),
+# milters the table above, postfix the end-to-end runs through a real Postfix (bench/postfix.sh), memory
+# the RSS targets (bench/memory.sh). BENCH_MILTER_RUN: the command that starts Milter (default dotnet MILTER_DLL).
 set -euo pipefail
 
 readonly DAEMON_CORE=0 CLIENT_CORE=1 CONCURRENCY=8 DOMAIN=lab.example SELECTOR=bench
@@ -19,7 +20,7 @@ MESSAGES=${BENCH_MESSAGES:-3000}
 SLOW_MESSAGES=${BENCH_SLOW_MESSAGES:-400}
 SIZES=${BENCH_SIZES:-"2048 102400"}
 DAEMONS=${BENCH_DAEMONS:-"milter opendkim rspamd"}
-PARTS=${BENCH_PARTS:-"milters postfix memory"}
+PARTS=${BENCH_PARTS:-"phases milters postfix memory"}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-20}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 MILTER_DLL="$REPO/src/Milter/bin/Release/net10.0/milter.dll"
@@ -132,7 +133,7 @@ run_daemon() { # run_daemon NAME
 
 # ---------- the single-core RSA-2048 limit of this machine, now ----------
 rsa_speed() { # prints "SIGN_PER_S VERIFY_PER_S" from openssl speed on the daemon core
-    taskset -c "$DAEMON_CORE" openssl speed -seconds 2 rsa2048 2>/dev/null | awk '$1 == "rsa" && $2 == "2048" { print $(NF-1), $NF }'
+    taskset -c "$DAEMON_CORE" openssl speed -seconds 3 rsa2048 2>/dev/null | awk '$1 == "rsa" && $2 == "2048" { print $(NF-1), $NF }'
 }
 
 # ---------- report ----------
@@ -189,6 +190,9 @@ has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 source "$REPO/bench/postfix.sh"
 # shellcheck source=bench/memory.sh
 source "$REPO/bench/memory.sh"
+# shellcheck source=bench/phases.sh
+source "$REPO/bench/phases.sh"
+if has_part phases; then phases_bench; fi
 if has_part milters; then
     for daemon in $DAEMONS; do
         run_daemon "$daemon"
@@ -202,6 +206,7 @@ RSA_SIGN=$(printf '%s\n%s\n' "$RSA_BEFORE" "$RSA_AFTER" | sort -g -r | head -1)
 echo "openssl speed rsa2048 on core $DAEMON_CORE (sign/s verify/s): before $RSA_BEFORE, after $RSA_AFTER"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "command: bench/run.sh (BENCH_MESSAGES=$MESSAGES BENCH_SLOW_MESSAGES=$SLOW_MESSAGES BENCH_SIZES=\"$SIZES\"), $CONCURRENCY connections"
+if has_part phases; then phases_report; fi
 if has_part milters; then report; fi
 if has_part postfix; then postfix_report; fi
 if has_part memory; then memory_report; fi

@@ -37,7 +37,7 @@ wait_for() { # wait_for DESCRIPTION COMMAND...: up to 30 s
 
 milter() { dotnet "$MILTER_DLL" "$@"; }
 
-# A target line: DESCRIPTION VALUE OP THRESHOLD, OP ">=" or "<"; an empty VALUE prints n/a.
+# A target line: DESCRIPTION VALUE OP THRESHOLD, OP ">=", "<" or "<="; an empty VALUE prints n/a.
 target_line() {
     local desc=$1 value=$2 op=$3 threshold=$4
     if [[ -z $value || $value == inf ]]; then
@@ -46,11 +46,12 @@ target_line() {
     fi
     local verdict
     verdict=$(awk -v v="$value" -v t="$threshold" -v op="$op" \
-        'BEGIN { ok = (op == "<") ? (v < t) : (v >= t); print ok ? "MET" : "MISSED" }')
+        'BEGIN { ok = (op == "<") ? (v < t) : (op == "<=") ? (v <= t) : (v >= t); print ok ? "MET" : "MISSED" }')
     printf '%-62s %10s  (needs %s %s)  %s\n' "$desc" "$value" "$op" "$threshold" "$verdict"
 }
 check() { target_line "$1" "$2" ">=" "$3"; }       # check DESCRIPTION VALUE THRESHOLD: VALUE >= THRESHOLD
 check_below() { target_line "$1" "$2" "<" "$3"; }  # check_below DESCRIPTION VALUE THRESHOLD: VALUE < THRESHOLD
+check_at_most() { target_line "$1" "$2" "<=" "$3"; } # check_at_most DESCRIPTION VALUE THRESHOLD: VALUE <= THRESHOLD
 
 ratio() { # ratio A B -> A/B with 2 decimals, empty when either is missing
     [[ -n $1 && -n $2 && $1 != inf && $2 != inf && $2 != 0 ]] || return 0

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by the bench scripts (sourced, not run): the RSA-2048 key, the Knot server publishing it, and
 # starting Milter, OpenDKIM and rspamd pinned to DAEMON_CORE. start_NAME TRANSPORT sets DAEMON_PID and SPEC.
-# Needs lib/common.sh, WORK, DOMAIN, SELECTOR, DAEMON_CORE, MILTER_DLL and PIDS.
+# Needs lib/common.sh, WORK, REPO, DOMAIN, SELECTOR, DAEMON_CORE, MILTER_DLL and PIDS; BENCH_MILTER_RUN (optional) is the
+# command that starts Milter (default: dotnet MILTER_DLL).
 # Optional extra configuration for one part of the benchmark: MILTER_EXTRA_JSON (members added to Milter's
 # JSON object, e.g. '"Server": { "MaxConnections": 1500 }') and RSPAMD_EXTRA_OPTIONS (lines in options {}).
 
@@ -68,9 +69,18 @@ start_milter() {
   "Reports": { "DataDirectory": "$WORK/milter-data" }
 }
 EOF
-    taskset -c "$DAEMON_CORE" dotnet "$MILTER_DLL" run --config "$WORK/milter.json" >"$WORK/milter.log" 2>&1 &
+    local t0
+    t0=$(date +%s%N)
+    # shellcheck disable=SC2086 # BENCH_MILTER_RUN is a command line: the published `milter` or `dotnet milter.dll`
+    taskset -c "$DAEMON_CORE" ${BENCH_MILTER_RUN:-dotnet $MILTER_DLL} run --config "$WORK/milter.json" >"$WORK/milter.log" 2>&1 &
     DAEMON_PID=$!
     PIDS+=("$DAEMON_PID")
+    # start-up to listening (ms) and the daemon's CPU by then, for bench/phases.sh
+    # shellcheck disable=SC2034 # read by bench/phases.sh
+    {
+        DAEMON_START_MS=$("$REPO/bench/wait-listening.py" "$SPEC" "$t0") || die "milter ($SPEC) did not listen within 60 s"
+        DAEMON_START_TICKS=$(cpu_ticks "$DAEMON_PID")
+    }
     wait_for "milter ($SPEC)" milter health --connect "$SPEC"
 }
 
@@ -138,6 +148,20 @@ EOF
     DAEMON_PID=$!
     PIDS+=("$DAEMON_PID")
     wait_for "rspamd ($SPEC)" milter health --connect "$SPEC"
+}
+
+# The no-op C milter (bench/floor-milter.c, Debian's libmilter-dev): what Milter negotiates and the same header
+# edits, no crypto. Compiled into WORK at its first start.
+start_floor() {
+    SPEC=$(listen_spec floor "$1")
+    if [[ ! -x $WORK/floor-milter ]]; then
+        [[ -f /usr/include/libmilter/mfapi.h ]] || die "libmilter-dev is missing (apt-get install -y libmilter-dev)"
+        cc -O2 -Wall -o "$WORK/floor-milter" "$REPO/bench/floor-milter.c" -lmilter -lpthread || die "floor-milter did not compile"
+    fi
+    taskset -c "$DAEMON_CORE" "$WORK/floor-milter" "$SPEC" >"$WORK/floor.log" 2>&1 &
+    DAEMON_PID=$!
+    PIDS+=("$DAEMON_PID")
+    wait_for "floor-milter ($SPEC)" milter health --connect "$SPEC"
 }
 
 stop_daemon() {

@@ -42,7 +42,7 @@ public sealed partial class MilterSession
 
     private ValueTask<bool> Quit()
     {
-        _logger.LogDebug("conn {Id}: QUIT", _context.ConnectionId);
+        if (_logger.IsEnabled(LogLevel.Debug)) _logger.LogDebug("conn {Id}: QUIT", _context.ConnectionId);
         return new ValueTask<bool>(false);
     }
 
@@ -175,19 +175,19 @@ public sealed partial class MilterSession
             _logger.LogError(ex, "conn {Id}: handler Capabilities failed: closing the connection", _context.ConnectionId);
             return false;
         }
-        var reply = Negotiation.Negotiate(offer.Version, offer.Actions, offer.ProtocolFlags, _capabilities);
+        // The same offer and capabilities on every connection: the answer and its frame are computed once.
+        var (reply, frame) = Negotiation.NegotiateWithReply(offer.Version, offer.Actions, offer.ProtocolFlags, _capabilities);
         Negotiated = reply;
         _flags = reply.ProtocolFlags;
         _context.ProtocolVersion = offer.Version;
         _context.Actions = reply.Actions;
         _context.ProtocolFlags = reply.ProtocolFlags;
         _phase = SessionPhase.AwaitConnect;
-        _logger.LogDebug("conn {Id}: negotiated version {Version}, actions {Actions}, flags {Flags}",
-            _context.ConnectionId, reply.Version, reply.Actions, reply.ProtocolFlags);
+        if (_logger.IsEnabled(LogLevel.Debug))
+            _logger.LogDebug("conn {Id}: negotiated version {Version}, actions {Actions}, flags {Flags}",
+                _context.ConnectionId, reply.Version, reply.Actions, reply.ProtocolFlags);
 
-        _scratch.Reset();
-        Negotiation.WriteReply(_scratch, reply);
-        await SendAsync(_scratch.WrittenMemory);
+        await SendAsync(frame);
         return true;
     }
 

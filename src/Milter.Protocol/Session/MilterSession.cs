@@ -167,7 +167,7 @@ public sealed partial class MilterSession : IDisposable
                         if (_logLimiter.Allow("connection closed inside a frame"))
                             _logger.LogWarning("conn {Id}: connection closed inside a frame ({Bytes} bytes pending)", _context.ConnectionId, buffer.Length);
                     }
-                    else
+                    else if (_logger.IsEnabled(LogLevel.Debug))
                         _logger.LogDebug("conn {Id}: MTA closed the connection", _context.ConnectionId);
                     return;
                 }

@@ -48,6 +48,33 @@ public static class Negotiation
     }
 
     /// <summary>Long macro names travel in braces ("{auth_type}"); one-character names do not ("i").</summary>
+    /// <summary>The last negotiation: its capabilities object (compared by reference) and the MTA's offer, the
+    /// answer and the OPTNEG reply frame.</summary>
+    private sealed record Memo(MilterCapabilities Capabilities, uint Version, MilterActions Actions, MilterProtocolFlags Flags,
+        NegotiatedOptions Options, ReadOnlyMemory<byte> Reply);
+
+    private static Memo? s_memo;
+
+    /// <summary><see cref="Negotiate"/> and the reply frame <see cref="WriteReply"/> writes, remembered for the last
+    /// (capabilities object, offer): an MTA makes the same offer on every connection and a handler's capabilities
+    /// are one object, so a connection does not rebuild the macro lists and the frame (issue 16: cost per connection).
+    /// A handler that returns a new capabilities object each time is simply negotiated afresh.</summary>
+    public static (NegotiatedOptions Options, ReadOnlyMemory<byte> Reply) NegotiateWithReply(uint mtaVersion, MilterActions mtaActions,
+        MilterProtocolFlags mtaFlags, MilterCapabilities capabilities)
+    {
+        var memo = Volatile.Read(ref s_memo);
+        if (memo is null || !ReferenceEquals(memo.Capabilities, capabilities) || memo.Version != mtaVersion
+            || memo.Actions != mtaActions || memo.Flags != mtaFlags)
+        {
+            var options = Negotiate(mtaVersion, mtaActions, mtaFlags, capabilities);
+            using var builder = new FrameBuilder();
+            WriteReply(builder, options);
+            memo = new Memo(capabilities, mtaVersion, mtaActions, mtaFlags, options, builder.WrittenSpan.ToArray());
+            Volatile.Write(ref s_memo, memo);
+        }
+        return (memo.Options, memo.Reply);
+    }
+
     public static string BraceName(string name)
         => name.Length > 1 && name[0] != '{' ? "{" + name + "}" : name;
 
@@ -63,6 +90,8 @@ public static class Negotiation
         builder.End();
     }
 
+    private static readonly IReadOnlyDictionary<MacroStage, string> NoMacros = System.Collections.ObjectModel.ReadOnlyDictionary<MacroStage, string>.Empty;
+
     /// <summary>Parses an OPTNEG frame's data (either direction): version, actions, flags and optional macro lists.
     /// Null when it is shorter than the three numbers or a macro list is truncated.</summary>
     public static NegotiatedOptions? Parse(ReadOnlySpan<byte> data)
@@ -70,6 +99,7 @@ public static class Negotiation
         var reader = new PayloadReader(data);
         if (!reader.TryReadUInt32(out var version) || !reader.TryReadUInt32(out var actions) || !reader.TryReadUInt32(out var flags))
             return null;
+        if (reader.End) return new NegotiatedOptions(version, (MilterActions)actions, (MilterProtocolFlags)flags, NoMacros);
         var macros = new Dictionary<MacroStage, string>();
         while (!reader.End)
         {
