@@ -114,7 +114,12 @@ public sealed partial class ComposeLab : IAsyncDisposable
 
     /// <summary>Writes .env (the README's settings plus <paramref name="settings"/>) and compose.override.yaml,
     /// then `podman-compose up -d` for <paramref name="services"/> (all when empty).</summary>
-    public async Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, params string[] services)
+    public Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, params string[] services) =>
+        UpAsync(settings, postfixImage: null, services);
+
+    /// <summary>As <see cref="UpAsync(IReadOnlyDictionary{string, string}, string[])"/>, with the postfix service's
+    /// image replaced by <paramref name="postfixImage"/> in compose.override.yaml when it is given.</summary>
+    public async Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, params string[] services)
     {
         var env = new Dictionary<string, string>
         {
@@ -140,7 +145,11 @@ public sealed partial class ComposeLab : IAsyncDisposable
                 environment:
                   MILTER_Dns__Servers__0: "{dnsServer}"
 
-            """);
+            """ + (postfixImage is null ? "" : $"""
+              postfix:
+                image: {postfixImage}
+
+            """));
         return await Podman.ComposeAsync(ComposeDir, Project, UpTimeout, ["up", "-d", "--no-build", .. services]);
     }
 
