@@ -115,11 +115,12 @@ public sealed partial class ComposeLab : IAsyncDisposable
     /// <summary>Writes .env (the README's settings plus <paramref name="settings"/>) and compose.override.yaml,
     /// then `podman-compose up -d` for <paramref name="services"/> (all when empty).</summary>
     public Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, params string[] services) =>
-        UpAsync(settings, postfixImage: null, services);
+        UpWithPostfixImageAsync(settings, postfixImage: null, services);
 
-    /// <summary>As <see cref="UpAsync(IReadOnlyDictionary{string, string}, string[])"/>, with the postfix service's
-    /// image replaced by <paramref name="postfixImage"/> in compose.override.yaml when it is given.</summary>
-    public async Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, params string[] services)
+    /// <summary>As <see cref="UpAsync"/>, with the postfix service's image replaced by <paramref name="postfixImage"/>
+    /// in compose.override.yaml when it is given. (Its own name: an overload of UpAsync with a string before the
+    /// params array would take a service name for the image.)</summary>
+    public async Task<ProcessResult> UpWithPostfixImageAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, params string[] services)
     {
         var env = new Dictionary<string, string>
         {

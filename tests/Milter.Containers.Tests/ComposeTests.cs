@@ -34,7 +34,7 @@ public sealed class ComposeTests(LabImages images, ITestOutputHelper output)
     private async Task RelayChecksAsync(string? postfixImage, string label)
     {
         await using var lab = await ComposeLab.CreateAsync();
-        var up = await lab.UpAsync(new Dictionary<string, string>(), postfixImage, "milter", "postfix");
+        var up = await lab.UpWithPostfixImageAsync(new Dictionary<string, string>(), postfixImage, "milter", "postfix");
         Assert.True(up.Succeeded, up.Describe());
 
         var milterHealthy = await lab.WaitHealthyAsync("milter", Healthy);
