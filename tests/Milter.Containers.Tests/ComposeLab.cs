@@ -114,7 +114,13 @@ public sealed partial class ComposeLab : IAsyncDisposable
 
     /// <summary>Writes .env (the README's settings plus <paramref name="settings"/>) and compose.override.yaml,
     /// then `podman-compose up -d` for <paramref name="services"/> (all when empty).</summary>
-    public async Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, params string[] services)
+    public Task<ProcessResult> UpAsync(IReadOnlyDictionary<string, string> settings, params string[] services) =>
+        UpWithPostfixImageAsync(settings, postfixImage: null, services);
+
+    /// <summary>As <see cref="UpAsync"/>, with the postfix service's image replaced by <paramref name="postfixImage"/>
+    /// in compose.override.yaml when it is given. (Its own name: an overload of UpAsync with a string before the
+    /// params array would take a service name for the image.)</summary>
+    public async Task<ProcessResult> UpWithPostfixImageAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, params string[] services)
     {
         var env = new Dictionary<string, string>
         {
@@ -140,7 +146,11 @@ public sealed partial class ComposeLab : IAsyncDisposable
                 environment:
                   MILTER_Dns__Servers__0: "{dnsServer}"
 
-            """);
+            """ + (postfixImage is null ? "" : $"""
+              postfix:
+                image: {postfixImage}
+
+            """));
         return await Podman.ComposeAsync(ComposeDir, Project, UpTimeout, ["up", "-d", "--no-build", .. services]);
     }
 

@@ -19,25 +19,38 @@ public sealed class ComposeTests(LabImages images, ITestOutputHelper output)
     private readonly LabImages _images = images;
 
     [Fact]
-    public async Task Relay_role_signs_mail_from_the_internal_network_and_logs_to_podman_logs()
+    public Task Relay_role_signs_mail_from_the_internal_network_and_logs_to_podman_logs() =>
+        RelayChecksAsync(postfixImage: null, "compose relay");
+
+    /// <summary>The same relay checks with docker/postfix/Dockerfile built on Debian trixie (Postfix 3.10), so a
+    /// user on a current distribution is covered too.</summary>
+    [Fact]
+    public async Task Relay_role_on_debian_trixie_postfix_signs_mail_from_the_internal_network()
+    {
+        string image = await _images.PostfixTrixieAsync();
+        await RelayChecksAsync(image, "compose relay (trixie)");
+    }
+
+    private async Task RelayChecksAsync(string? postfixImage, string label)
     {
         await using var lab = await ComposeLab.CreateAsync();
-        var up = await lab.UpAsync(new Dictionary<string, string>(), "milter", "postfix");
+        var up = await lab.UpWithPostfixImageAsync(new Dictionary<string, string>(), postfixImage, "milter", "postfix");
         Assert.True(up.Succeeded, up.Describe());
 
         var milterHealthy = await lab.WaitHealthyAsync("milter", Healthy);
         var postfixHealthy = await lab.WaitHealthyAsync("postfix", Healthy);
-        Figures.Add($"compose relay: milter start to healthy {Figures.Seconds(milterHealthy)}, postfix {Figures.Seconds(postfixHealthy)} (HEALTHCHECK run by the test every 0.2 s)");
-        output.WriteLine($"milter healthy after {milterHealthy}, postfix after {postfixHealthy}");
+        string version = await Podman.OutputAsync("exec", lab.Container("postfix"), "postconf", "-h", "mail_version");
+        Figures.Add($"{label}: Postfix {version}; milter start to healthy {Figures.Seconds(milterHealthy)}, postfix {Figures.Seconds(postfixHealthy)} (HEALTHCHECK run by the test every 0.2 s)");
+        output.WriteLine($"Postfix {version} ({postfixImage ?? LabImages.Postfix}); milter healthy after {milterHealthy}, postfix after {postfixHealthy}");
 
         // The README's swaks from the host: it arrives from the network's gateway, inside INTERNAL_NETWORK here.
         var sent = await SmtpTestClient.SendAsync("127.0.0.1", lab.SmtpPort, "you@example.test", ["someone@example.org"],
-            Mail.Message("compose relay"));
+            Mail.Message(label));
         Assert.True(sent.Accepted, sent.Transcript + "\n" + await lab.DescribeAllAsync("postfix", "milter"));
 
         // The README's quick test: sendmail inside the Postfix container (non_smtpd_milters sign it too).
         var local = await ProcessRunner.RunAsync(Podman.PodmanPath, ["exec", "-i", lab.Container("postfix"), "sendmail", "-t"],
-            Podman.CommandTimeout, Mail.Message("compose sendmail"), workingDirectory: null);
+            Podman.CommandTimeout, Mail.Message(label + " sendmail"), workingDirectory: null);
         Assert.True(local.Succeeded, local.Describe());
 
         var files = await lab.WaitForMessagesAsync(2, Arrive, "postfix", "milter");

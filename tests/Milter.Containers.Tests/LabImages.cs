@@ -25,8 +25,57 @@ public sealed class LabImages : IAsyncLifetime
     /// <summary>NuGet's package folder for `dotnet publish` inside the SDK image, kept between runs.</summary>
     private const string NuGetCache = "/var/cache/milter-lab/nuget";
 
+    public const string Sendmail = "localhost/milter-sendmail:latest";
+    public const string PostfixTrixie = "localhost/milter-postfix:trixie";
+
     public string MilterTag { get; private set; } = "";
     public string PostfixTag { get; private set; } = "";
+
+    private readonly SemaphoreSlim _extraGate = new(1, 1);
+    private string? _sendmailTag;
+    private string? _postfixTrixieTag;
+
+    /// <summary>The Sendmail test peer (lab/sendmail/Containerfile on the local Debian bookworm image), built
+    /// the first time a test asks for it and, like the others, reused while its inputs do not change.</summary>
+    public async Task<string> SendmailAsync()
+    {
+        await _extraGate.WaitAsync();
+        try
+        {
+            return _sendmailTag ??= await BuildAsync("milter-sendmail", "tests/Milter.Containers.Tests/lab/sendmail/Containerfile",
+                Sendmail, ["tests/Milter.Containers.Tests/lab/sendmail"], [Debian], [],
+                context: "tests/Milter.Containers.Tests/lab/sendmail");
+        }
+        finally
+        {
+            _extraGate.Release();
+        }
+    }
+
+    /// <summary>docker/postfix/Dockerfile built on Debian trixie (Postfix 3.10) with its DEBIAN_IMAGE build-arg:
+    /// base-images.sh makes localhost/debian:trixie (debootstrap) the first time, kept between runs.</summary>
+    public async Task<string> PostfixTrixieAsync()
+    {
+        await _extraGate.WaitAsync();
+        try
+        {
+            if (_postfixTrixieTag is not null) return _postfixTrixieTag;
+            var clock = Stopwatch.StartNew();
+            var bases = await ProcessRunner.RunAsync("/bin/sh", [Path.Combine(Repo.Lab, "base-images.sh"), "trixie"], BaseTimeout);
+            if (!bases.Succeeded)
+                throw new InvalidOperationException("Debian trixie base image not made: " + LastLine(bases) + "\n" + bases.Describe());
+            Figures.Add($"base image trixie ready: {Figures.Seconds(clock.Elapsed)}");
+            const string trixie = "docker.io/library/debian:trixie-slim";
+            return _postfixTrixieTag = await BuildAsync("milter-postfix-trixie", "docker/postfix/Dockerfile", PostfixTrixie,
+                PostfixInputs, [trixie], ["--build-arg", "DEBIAN_IMAGE=" + trixie]);
+        }
+        finally
+        {
+            _extraGate.Release();
+        }
+    }
+
+    private static readonly string[] PostfixInputs = ["docker/postfix", "postfix-config"];
 
     public async Task InitializeAsync()
     {
@@ -46,7 +95,7 @@ public sealed class LabImages : IAsyncLifetime
             throw new InvalidOperationException("podman cannot run containers: " + LastLine(smoke) + "\n" + smoke.Describe());
 
         PostfixTag = await BuildAsync("milter-postfix", "docker/postfix/Dockerfile", Postfix,
-            ["docker/postfix", "postfix-config"], ["docker.io/library/debian:bookworm-slim"], []);
+            PostfixInputs, ["docker.io/library/debian:bookworm-slim"], []);
         Directory.CreateDirectory(NuGetCache);
         MilterTag = await BuildAsync("milter", "docker/Dockerfile", Milter,
             ["docker/Dockerfile", "docker/Dockerfile.dockerignore", "docker/milter.json", "global.json",
@@ -61,7 +110,7 @@ public sealed class LabImages : IAsyncLifetime
     }
 
     private static async Task<string> BuildAsync(string name, string dockerfile, string latest, string[] inputs,
-        string[] baseImages, string[] extra)
+        string[] baseImages, string[] extra, string context = "")
     {
         var baseIds = new List<string>();
         foreach (string image in baseImages) baseIds.Add(await Podman.OutputAsync("image", "inspect", "--format", "{{.Id}}", image));
@@ -75,7 +124,7 @@ public sealed class LabImages : IAsyncLifetime
             var clock = Stopwatch.StartNew();
             var build = await Podman.RunAsync(BuildTimeout,
                 ["build", "--pull=never", "--network", "host", "--format", "docker", .. extra,
-                 "-f", Repo.PathOf(dockerfile), "-t", tag, Repo.Root]);
+                 "-f", Repo.PathOf(dockerfile), "-t", tag, Repo.PathOf(context)]);
             if (!build.Succeeded)
                 throw new InvalidOperationException($"podman build {dockerfile} failed: {LastLine(build)}\n{build.Describe()}");
             Figures.Add($"image {name}: built in {Figures.Seconds(clock.Elapsed)}");
@@ -115,7 +164,11 @@ public sealed class LabImages : IAsyncLifetime
         return result.TimedOut ? "timed out" : text.Split('\n')[^1].Trim();
     }
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    public Task DisposeAsync()
+    {
+        _extraGate.Dispose();
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>Every container test shares one <see cref="LabImages"/> and runs one at a time (2 cores).</summary>

@@ -40,7 +40,9 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
         HeaderLeadingSpace = true,
         Macros = new Dictionary<MacroStage, IReadOnlyList<string>>
         {
-            [MacroStage.Connect] = ["j", "{daemon_name}"],
+            // {client_resolve}: Sendmail (8.14+) sends a milter the macros it asks for here in place of its own
+            // Milter.macros.connect, so a list there that names it is not enough. Postfix does not know it.
+            [MacroStage.Connect] = ["j", "{daemon_name}", "{client_resolve}"],
             [MacroStage.MailFrom] = ["i", "{auth_type}", "{auth_authen}"],
             [MacroStage.EndOfMessage] = ["i"],
         },
@@ -76,7 +78,7 @@ internal sealed partial class AuthFilter : MilterHandlerBase, IDisposable
         _state.ClientAddress = info.IPAddress;
         // A host name counts for InternalHosts only when the MTA verified it. Postfix passes a forward-confirmed
         // name (else "[ip]"); Sendmail passes the PTR name even when it is forged and says so in {client_resolve}
-        // (OK, FAIL, FORGED, TEMP) when that macro is in its Milter.macros.connect.
+        // (OK, FAIL, FORGED, TEMP); the connect macro list in Caps asks for it.
         _hostNameForInternalHosts = context.GetMacro("client_resolve") is { } resolve && !resolve.Equals("OK", StringComparison.OrdinalIgnoreCase)
             ? null : info.HostName;
         return MilterResponse.ContinueTask;

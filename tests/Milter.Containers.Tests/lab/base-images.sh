@@ -4,7 +4,7 @@
 # A second run finds them and does nothing. Podman runs with lab/containers.conf unless CONTAINERS_CONF
 # names another file.
 #   base-images.sh            bookworm + .NET images
-#   base-images.sh trixie     also localhost/debian:trixie
+#   base-images.sh trixie     also localhost/debian:trixie, tagged debian:trixie-slim
 set -eu
 
 LAB=$(cd "$(dirname "$0")" && pwd)
@@ -76,4 +76,7 @@ command -v debootstrap >/dev/null || die "debootstrap not found: install the Deb
 debian bookworm
 podman tag localhost/debian:bookworm docker.io/library/debian:bookworm-slim
 dotnet_images
-for suite in "$@"; do debian "$suite"; done
+for suite in "$@"; do
+    debian "$suite"
+    podman tag "localhost/debian:$suite" "docker.io/library/debian:$suite-slim"
+done
