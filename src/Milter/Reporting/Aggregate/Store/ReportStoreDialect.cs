@@ -34,6 +34,9 @@ internal abstract class ReportStoreDialect
     /// <summary>A transaction for a batch of inserts.</summary>
     public virtual DbTransaction BeginWrite(DbConnection connection) => connection.BeginTransaction();
 
+    /// <summary>A read-only transaction: one snapshot for several queries, taking no write lock.</summary>
+    public abstract DbTransaction BeginRead(DbConnection connection);
+
     public static ReportStoreDialect For(ReportStoreLocation location) => location.Kind switch
     {
         ReportStoreKind.Sqlite => new SqliteReportDialect(location.Target),

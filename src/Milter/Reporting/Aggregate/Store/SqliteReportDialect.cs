@@ -47,5 +47,8 @@ internal sealed class SqliteReportDialect(string dataDirectory) : ReportStoreDia
     // BEGIN IMMEDIATE: the write lock at once, so one creator at a time.
     public override DbTransaction BeginSchemaChange(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
 
+    // Deferred: a read takes no lock until its first statement, and then only a WAL read snapshot (writers go on).
+    public override DbTransaction BeginRead(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: true);
+
     public override DbTransaction BeginWrite(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
 }
