@@ -19,8 +19,6 @@ internal static class SqliteBusyWait
     [ThreadStatic]
     private static long t_since;
 
-    private static TimeSpan s_timeout = TimeSpan.FromSeconds(10);
-
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int BusyHandler(IntPtr arg, int count);
 
@@ -32,11 +30,12 @@ internal static class SqliteBusyWait
     [DllImport("e_sqlite3", CallingConvention = CallingConvention.Cdecl)]
     private static extern int sqlite3_busy_handler(IntPtr db, BusyHandler? handler, IntPtr arg);
 
-    /// <summary>Replaces the connection's busy handler (and any busy_timeout) with this one, giving up (SQLITE_BUSY)
-    /// after <paramref name="timeout"/>.</summary>
-    public static void Install(SqliteConnection connection, TimeSpan timeout)
+    /// <summary>How long a statement waits for a lock before it fails with SQLITE_BUSY.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Replaces the connection's busy handler (and any busy_timeout) with this one.</summary>
+    public static void Install(SqliteConnection connection)
     {
-        s_timeout = timeout;
         int rc = sqlite3_busy_handler(connection.Handle!.DangerousGetHandle(), Handler, IntPtr.Zero);
         SqliteException.ThrowExceptionForRC(rc, connection.Handle);
     }
@@ -48,7 +47,7 @@ internal static class SqliteBusyWait
         if (count == 0)
             t_since = now;
         var waited = Stopwatch.GetElapsedTime(t_since, now);
-        if (waited >= s_timeout)
+        if (waited >= Timeout)
             return 0;
         Thread.Sleep(waited < Fine ? 1 : 10);
         return 1;

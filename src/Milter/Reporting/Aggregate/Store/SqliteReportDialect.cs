@@ -8,8 +8,6 @@ namespace Milter.Reporting.Aggregate;
 /// lock polls for it every millisecond (<see cref="SqliteBusyWait"/>), not on SQLite's own back-off.</summary>
 internal sealed class SqliteReportDialect(string dataDirectory) : ReportStoreDialect
 {
-    private const int BusyTimeoutMs = 10_000;
-
     public string Path { get; } = DmarcReportStore.PathIn(dataDirectory);
 
     public override string IdColumn => "INTEGER PRIMARY KEY";
@@ -34,13 +32,13 @@ internal sealed class SqliteReportDialect(string dataDirectory) : ReportStoreDia
             DataSource = Path,
             Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
             Pooling = false,
-            DefaultTimeout = BusyTimeoutMs / 1000,
+            DefaultTimeout = (int)SqliteBusyWait.Timeout.TotalSeconds,
         };
         var connection = new SqliteConnection(builder.ToString());
         try
         {
             connection.Open();
-            SqliteBusyWait.Install(connection, TimeSpan.FromMilliseconds(BusyTimeoutMs));
+            SqliteBusyWait.Install(connection);
             Execute(connection, "PRAGMA journal_mode = WAL;");
             Execute(connection, "PRAGMA synchronous = NORMAL;");
             return connection;
