@@ -52,8 +52,7 @@ public static class ReportCommand
         IReadOnlyList<AggregateReport> reports;
         try
         {
-            // RFC 9990: begin and end are the period in epoch seconds; end is its last second.
-            reports = AggregateReportBuilder.Build(db.Query(from, to).ToList(), submitter, from.ToUnixTimeSeconds(), to.ToUnixTimeSeconds() - 1);
+            reports = AggregateReportBuilder.FromStore(db, from, to, submitter);
         }
         catch (Exception e) when (DmarcReportStore.IsStorageError(e))
         {

@@ -8,14 +8,17 @@ namespace Milter.Metrics;
 /// <summary>
 /// The Prometheus scrape endpoint (Metrics:Listen): a small HTTP/1.1 server on one TCP address that answers
 /// <c>GET PATH</c> with <see cref="PrometheusCollector.Render"/> and closes the connection. Anything else gets 404 or
-/// 405; a request head must arrive whole (at most 8 KiB) within 10 seconds; at most 4 requests are served at once
-/// (more are closed at once), so a scraper gone wrong cannot take the daemon's threads or memory.
+/// 405; a request head must arrive whole (at most 8 KiB) within 2 seconds and the answer be taken within 10; at most
+/// 4 requests are served at once (more are closed at once), so a scraper gone wrong cannot take the daemon's threads or
+/// memory, and a client that connects and sends nothing holds a slot for 2 seconds only.
 /// </summary>
 internal sealed class MetricsEndpoint : IAsyncDisposable
 {
     private const int MaxRequestHead = 8 * 1024;
     private const int MaxConcurrent = 4;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>A scraper sends its request at once; a client silent for this long is closed, giving its slot back.</summary>
+    private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(2);
 
     private readonly MetricsListenAddress _address;
     private readonly PrometheusCollector _collector;
@@ -91,9 +94,10 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            timeout.CancelAfter(RequestTimeout);
+            timeout.CancelAfter(HeadTimeout);
             await using var stream = new NetworkStream(socket, ownsSocket: true);
             var head = await ReadHeadAsync(stream, timeout.Token);
+            timeout.CancelAfter(RequestTimeout);
             var (status, body, contentType) = Answer(head);
             var bytes = Encoding.UTF8.GetBytes(body);
             var header = $"HTTP/1.1 {status}\r\nContent-Type: {contentType}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";

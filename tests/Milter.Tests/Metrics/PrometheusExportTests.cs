@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Milter.MailAuth.Dns;
@@ -90,6 +91,66 @@ public sealed class PrometheusExportTests
         Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
         using var post = await http.PostAsync($"http://127.0.0.1:{address.Port}/metrics", new StringContent("x"));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+    }
+
+    [Fact]
+    public async Task Silent_clients_in_every_slot_are_closed_after_the_head_deadline_and_a_scrape_gets_through()
+    {
+        using var metrics = new MilterMetrics();
+        var address = Parse($"http://127.0.0.1:{FreePort.Next()}/metrics");
+        await using var endpoint = MetricsEndpoint.Start(address, metrics, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var silent = new List<TcpClient>();
+        try
+        {
+            // Four clients that connect and send nothing take the four slots: a scrape is closed unanswered.
+            for (int i = 0; i < 4; i++)
+            {
+                var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, address.Port);
+                silent.Add(client);
+            }
+            var full = Stopwatch.StartNew();
+            while (await ScrapeAsync(address.Port) is not null)
+                Assert.True(full.Elapsed < TimeSpan.FromSeconds(30), "the four silent clients never took the four slots");
+
+            // The head deadline (2 s) frees the slots well before the answer deadline (10 s) would have.
+            var clock = Stopwatch.StartNew();
+            string? answer = null;
+            while (answer is null && clock.Elapsed < TimeSpan.FromSeconds(8))
+            {
+                answer = await ScrapeAsync(address.Port);
+                if (answer is null)
+                    await Task.Delay(100);
+            }
+            Assert.NotNull(answer);
+            Assert.StartsWith("HTTP/1.1 200 OK", answer, StringComparison.Ordinal);
+            foreach (var client in silent)
+                Assert.Equal(0, await client.GetStream().ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            foreach (var client in silent)
+                client.Dispose();
+        }
+    }
+
+    /// <summary>One GET of the metrics on a connection of its own: the answer, or null when it was closed unanswered.</summary>
+    private static async Task<string?> ScrapeAsync(int port)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+        try
+        {
+            await stream.WriteAsync("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+            using var reader = new StreamReader(stream);
+            var text = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            return text.Length == 0 ? null : text;
+        }
+        catch (IOException)
+        {
+            return null; // reset: closed unanswered
+        }
     }
 
     [Fact]

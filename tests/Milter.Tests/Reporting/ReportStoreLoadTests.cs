@@ -52,7 +52,7 @@ public sealed class ReportStoreLoadTests(PostgresFixture postgres, ITestOutputHe
         using (var db = target.Open())
         {
             var submitter = new ReportSubmitter("Load Org", "dmarc@load.example", "load.example");
-            reports = AggregateReportBuilder.Build(db.Query(Day, Day.AddDays(1)).ToList(), submitter, Day.ToUnixTimeSeconds(), Day.ToUnixTimeSeconds() + 86399);
+            reports = AggregateReportBuilder.FromStore(db, Day, Day.AddDays(1), submitter);
             foreach (var report in reports)
                 _ = AggregateReportXml.ToGzip(report);
         }

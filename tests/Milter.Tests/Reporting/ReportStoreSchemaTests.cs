@@ -76,6 +76,18 @@ public sealed class ReportStoreSchemaTests(PostgresFixture postgres) : IClassFix
         Assert.Equal(0, ReportRetention.Run(target.Location, Day, batch: 100, pause: TimeSpan.Zero, CancellationToken.None));
     }
 
+    [Fact]
+    public void RetentionBatches_HalveAfterAStatementOverItsBudget_AndGrowBackAfterFastOnes()
+    {
+        var budget = TimeSpan.FromMilliseconds(20);
+        Assert.Equal(100, ReportRetention.NextBatch(200, TimeSpan.FromMilliseconds(60), budget, most: 200));
+        Assert.Equal(ReportRetention.MinBatch, ReportRetention.NextBatch(30, TimeSpan.FromMilliseconds(60), budget, most: 200));
+        Assert.Equal(5, ReportRetention.NextBatch(5, TimeSpan.FromMilliseconds(60), budget, most: 5));
+        Assert.Equal(100, ReportRetention.NextBatch(100, TimeSpan.FromMilliseconds(15), budget, most: 200));
+        Assert.Equal(126, ReportRetention.NextBatch(100, TimeSpan.FromMilliseconds(2), budget, most: 200));
+        Assert.Equal(200, ReportRetention.NextBatch(190, TimeSpan.FromMilliseconds(2), budget, most: 200));
+    }
+
     [Theory]
     [MemberData(nameof(Stores))]
     public async Task Store_WithRetentionDays_DeletesOldEvaluationsOnItsOwn(ReportStoreKind kind)

@@ -11,6 +11,13 @@ public sealed record ReportSubmitter(string OrgName, string Email, string Domain
 /// <summary>One row of a report: the evaluations that share source IP, identifiers, raw results and evaluation.</summary>
 public sealed record AggregateReportRow(DmarcEvaluationRecord Sample, int Count);
 
+/// <summary>The evaluations of one report row: the fields they share (<see cref="Sample"/>), how many, and the place of the
+/// first of them in time order (it orders rows that tie on count, source IP and header_from).</summary>
+internal sealed record EvaluationGroup(DmarcEvaluationRecord Sample, int Count, long First);
+
+/// <summary>A Policy Domain's report rows and its final policy (that of its latest evaluation).</summary>
+internal sealed record PolicyDomainGroups(DmarcPublishedPolicy Policy, IReadOnlyList<EvaluationGroup> Groups);
+
 /// <summary>One RFC 9990 aggregate report: one DMARC Policy Domain, one period.</summary>
 public sealed record AggregateReport(
     ReportSubmitter Submitter,
@@ -38,22 +45,48 @@ public static class AggregateReportBuilder
     /// the policy changed during the period, the final policy is reported. Domains without rua= get no report.
     /// </summary>
     public static IReadOnlyList<AggregateReport> Build(IEnumerable<DmarcEvaluationRecord> evaluations, ReportSubmitter submitter,
+        long begin, long end) =>
+        Build(Group(evaluations), submitter, begin, end);
+
+    /// <summary>The reports of the stored evaluations with <paramref name="from"/> &lt;= time &lt; <paramref name="to"/>,
+    /// grouped and counted by the database (<see cref="DmarcReportDatabase.ReportGroups"/>); the same reports as
+    /// <see cref="Build(IEnumerable{DmarcEvaluationRecord}, ReportSubmitter, long, long)"/> of the evaluations in time order.
+    /// RFC 9990: begin and end are the period in epoch seconds; end is its last second.</summary>
+    internal static IReadOnlyList<AggregateReport> FromStore(DmarcReportDatabase db, DateTimeOffset from, DateTimeOffset to,
+        ReportSubmitter submitter) =>
+        Build(db.ReportGroups(from, to), submitter, from.ToUnixTimeSeconds(), to.ToUnixTimeSeconds() - 1);
+
+    /// <summary>The evaluations (in time order) grouped into report rows per Policy Domain, in .NET: each group's
+    /// <see cref="EvaluationGroup.First"/> is the place of its first evaluation in the sequence, and a domain's final
+    /// policy the first of its latest evaluations'.</summary>
+    internal static IEnumerable<PolicyDomainGroups> Group(IEnumerable<DmarcEvaluationRecord> evaluations) =>
+        evaluations.Select((e, i) => (Evaluation: e, Place: (long)i))
+            .GroupBy(x => x.Evaluation.Policy.Domain, StringComparer.Ordinal)
+            .Select(domain => new PolicyDomainGroups(
+                domain.MaxBy(x => x.Evaluation.Time).Evaluation.Policy,
+                domain.GroupBy(x => RowKey(x.Evaluation), StringComparer.Ordinal)
+                    .Select(g => new EvaluationGroup(g.First().Evaluation, g.Count(), g.First().Place))
+                    .ToList()));
+
+    /// <summary>One report per Policy Domain with rua= (in ordinal order of the domain), its rows by count (most first),
+    /// then source IP, header_from, and the place of their first evaluation.</summary>
+    internal static IReadOnlyList<AggregateReport> Build(IEnumerable<PolicyDomainGroups> domains, ReportSubmitter submitter,
         long begin, long end)
     {
         var reports = new List<AggregateReport>();
-        foreach (var domain in evaluations.GroupBy(e => e.Policy.Domain, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var domain in domains.OrderBy(d => d.Policy.Domain, StringComparer.Ordinal))
         {
-            var policy = domain.MaxBy(e => e.Time)!.Policy;
+            var policy = domain.Policy;
             if (policy.Rua.Count == 0)
                 continue;
-            var rows = domain
-                .GroupBy(RowKey, StringComparer.Ordinal)
-                .Select(g => new AggregateReportRow(g.First(), g.Count()))
-                .OrderByDescending(r => r.Count)
-                .ThenBy(r => r.Sample.SourceIp, StringComparer.Ordinal)
-                .ThenBy(r => r.Sample.HeaderFrom, StringComparer.Ordinal)
+            var rows = domain.Groups
+                .OrderByDescending(g => g.Count)
+                .ThenBy(g => g.Sample.SourceIp, StringComparer.Ordinal)
+                .ThenBy(g => g.Sample.HeaderFrom, StringComparer.Ordinal)
+                .ThenBy(g => g.First)
+                .Select(g => new AggregateReportRow(g.Sample, g.Count))
                 .ToList();
-            reports.Add(new AggregateReport(submitter, ReportId(submitter.Domain, domain.Key, begin, end), policy, begin, end, rows));
+            reports.Add(new AggregateReport(submitter, ReportId(submitter.Domain, policy.Domain, begin, end), policy, begin, end, rows));
         }
         return reports;
     }

@@ -49,6 +49,9 @@ internal sealed partial class DmarcReportDatabase
         return (!reader.IsDBNull(0), Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture));
     }
 
+    /// <summary>Sets this connection up for <see cref="DeleteOlderThan"/> passes (<see cref="ReportStoreDialect.PrepareRetention"/>).</summary>
+    public void PrepareRetention() => _dialect.PrepareRetention(_connection);
+
     /// <summary>
     /// Deletes at most <paramref name="batch"/> of the oldest evaluations stored before <paramref name="cutoff"/>, in one
     /// short statement (its own transaction), so writers wait at most for one batch; returns how many went. Call again

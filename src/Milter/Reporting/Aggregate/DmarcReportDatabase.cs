@@ -284,20 +284,26 @@ internal sealed partial class DmarcReportDatabase : IDisposable
         public bool Flag(string column) => Integer(column) != 0;
     }
 
-    private static DmarcEvaluationRecord Read(Row r)
-    {
-        var policy = new DmarcPublishedPolicy(r.Text("policy_domain"), r.Text("discovery_method"), r.Text("p"), r.TextOrNull("sp"),
+    private static DmarcPublishedPolicy ReadPolicy(Row r) =>
+        new(r.Text("policy_domain"), r.Text("discovery_method"), r.Text("p"), r.TextOrNull("sp"),
             r.TextOrNull("np"), r.Text("adkim"), r.Text("aspf"), r.Flag("testing"), r.Text("fo"), r.IntegerOrNull("pct"),
             JsonSerializer.Deserialize(r.Text("rua"), DmarcReportJsonContext.Default.ListString) ?? []);
-        return new DmarcEvaluationRecord
+
+    private static DmarcEvaluationRecord Read(Row r) => ReadRowFields(r, ReadPolicy(r)) with
+    {
+        Time = DateTimeOffset.FromUnixTimeMilliseconds(r.Integer("time_ms")),
+        Result = r.Text("result"),
+    };
+
+    /// <summary>The fields a report row is made of (<see cref="ReportRowColumns"/>), with <paramref name="policy"/>.</summary>
+    private static DmarcEvaluationRecord ReadRowFields(Row r, DmarcPublishedPolicy policy) =>
+        new()
         {
-            Time = DateTimeOffset.FromUnixTimeMilliseconds(r.Integer("time_ms")),
             SourceIp = r.Text("source_ip"),
             HeaderFrom = r.Text("header_from"),
             EnvelopeFrom = r.Text("envelope_from"),
             EnvelopeTo = r.TextOrNull("envelope_to"),
             Policy = policy,
-            Result = r.Text("result"),
             Disposition = r.Text("disposition"),
             DkimAligned = r.Flag("dkim_aligned"),
             SpfAligned = r.Flag("spf_aligned"),
@@ -307,7 +313,6 @@ internal sealed partial class DmarcReportDatabase : IDisposable
                 ? new DmarcSpfAuth(domain, r.TextOrNull("spf_scope") ?? "mfrom", r.TextOrNull("spf_result") ?? "none", r.TextOrNull("spf_human"))
                 : null,
         };
-    }
 
     private static string Json(List<string> list) => JsonSerializer.Serialize(list, DmarcReportJsonContext.Default.ListString);
     private static string Json(List<DmarcPolicyReason> list) => JsonSerializer.Serialize(list, DmarcReportJsonContext.Default.ListDmarcPolicyReason);

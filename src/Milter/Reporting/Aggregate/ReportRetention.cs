@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Milter.Reporting.Aggregate;
@@ -5,8 +6,9 @@ namespace Milter.Reporting.Aggregate;
 /// <summary>
 /// Deletes evaluations older than <see cref="DmarcReportStoreOptions.RetentionDays"/>, at start and then every
 /// <see cref="DmarcReportStoreOptions.RetentionInterval"/>, on its own connection: statements of at most
-/// <see cref="DmarcReportStoreOptions.RetentionBatch"/> rows, each its own transaction, with a pause between them, so a
-/// writer never waits longer than one small delete. Several hosts on one store may run it at once (deleting is idempotent).
+/// <see cref="DmarcReportStoreOptions.RetentionBatch"/> rows (on SQLite fewer when they take longer than
+/// <see cref="ReportStoreDialect.RetentionStatementBudget"/>), each its own transaction, with a pause between them, so a writer never waits longer
+/// than one small delete. Several hosts on one store may run it at once (deleting is idempotent).
 /// </summary>
 internal sealed class ReportRetention : IAsyncDisposable
 {
@@ -31,25 +33,51 @@ internal sealed class ReportRetention : IAsyncDisposable
 
     public long DeletedCount => Interlocked.Read(ref _deleted);
 
-    /// <summary>One retention pass: deletes in batches until no row is older than the cutoff; returns the rows deleted.</summary>
-    /// <param name="batch">rows per statement; 0: the engine's own (<see cref="ReportStoreDialect.RetentionBatch"/>)</param>
+    /// <summary>Fewest rows per statement, however slow the machine: the pass must still end.</summary>
+    internal const int MinBatch = 20;
+
+    /// <summary>One retention pass: deletes in batches until no row is older than the cutoff; returns the rows deleted.
+    /// On an engine with a <see cref="ReportStoreDialect.RetentionStatementBudget"/> (SQLite), the batches are time-bounded:
+    /// each as many rows as the last statements deleted within the budget (a loaded machine deletes fewer per statement),
+    /// so a writer waits for about one budget at most.</summary>
+    /// <param name="batch">most rows per statement; 0: the engine's own (<see cref="ReportStoreDialect.RetentionBatch"/>)</param>
     public static long Run(ReportStoreLocation location, DateTimeOffset cutoff, int batch, TimeSpan pause, CancellationToken ct)
     {
+        var dialect = ReportStoreDialect.For(location);
         if (batch <= 0)
-            batch = ReportStoreDialect.For(location).RetentionBatch;
+            batch = dialect.RetentionBatch;
         long total = 0;
         using var db = DmarcReportDatabase.Open(location, create: false);
-        int deleted;
+        db.PrepareRetention();
+        int size = batch;
+        bool more;
         do
         {
             ct.ThrowIfCancellationRequested();
-            deleted = db.DeleteOlderThan(cutoff, batch);
+            long start = Stopwatch.GetTimestamp();
+            int deleted = db.DeleteOlderThan(cutoff, size);
+            var took = Stopwatch.GetElapsedTime(start);
             total += deleted;
-            if (deleted == batch && pause > TimeSpan.Zero)
+            more = deleted == size;
+            if (dialect.RetentionStatementBudget is { } budget)
+                size = NextBatch(size, took, budget, batch);
+            if (more && pause > TimeSpan.Zero)
                 ct.WaitHandle.WaitOne(pause);
         }
-        while (deleted == batch);
+        while (more);
         return total;
+    }
+
+    /// <summary>The next statement's rows after one of <paramref name="size"/> rows took <paramref name="took"/>: half as
+    /// many when it took longer than <paramref name="budget"/> (never fewer than <see cref="MinBatch"/>), a quarter more
+    /// when it took less than half of it (never more than <paramref name="most"/>).</summary>
+    internal static int NextBatch(int size, TimeSpan took, TimeSpan budget, int most)
+    {
+        if (took > budget)
+            return Math.Max(Math.Min(MinBatch, most), size / 2);
+        if (took < budget / 2)
+            return Math.Min(most, size + size / 4 + 1);
+        return size;
     }
 
     private async Task LoopAsync()

@@ -35,6 +35,9 @@ internal sealed class PostgreSqlReportDialect(string connectionString) : ReportS
         }
     }
 
+    /// <summary>REPEATABLE READ: every statement of the transaction sees the snapshot of its first.</summary>
+    public override DbTransaction BeginRead(DbConnection connection) => connection.BeginTransaction(System.Data.IsolationLevel.RepeatableRead);
+
     public override DbTransaction BeginSchemaChange(DbConnection connection)
     {
         var tx = connection.BeginTransaction();

@@ -31,8 +31,20 @@ internal abstract class ReportStoreDialect
     /// (SQLite locks the whole file for the statement; PostgreSQL only the rows).</summary>
     public abstract int RetentionBatch { get; }
 
+    /// <summary>Longest one retention statement should take, when it holds up writers (SQLite: the whole file is locked);
+    /// null when it does not (PostgreSQL locks only the rows it deletes).</summary>
+    public virtual TimeSpan? RetentionStatementBudget => null;
+
+    /// <summary>Sets up the connection of a retention pass (<see cref="ReportRetention"/>).</summary>
+    public virtual void PrepareRetention(DbConnection connection)
+    {
+    }
+
     /// <summary>A transaction for a batch of inserts.</summary>
     public virtual DbTransaction BeginWrite(DbConnection connection) => connection.BeginTransaction();
+
+    /// <summary>A read-only transaction: one snapshot for several queries, taking no write lock.</summary>
+    public abstract DbTransaction BeginRead(DbConnection connection);
 
     public static ReportStoreDialect For(ReportStoreLocation location) => location.Kind switch
     {
