@@ -47,7 +47,6 @@ public static class Negotiation
         return new NegotiatedOptions(version, actions, flags, macros);
     }
 
-    /// <summary>Long macro names travel in braces ("{auth_type}"); one-character names do not ("i").</summary>
     /// <summary>The last negotiation: its capabilities object (compared by reference) and the MTA's offer, the
     /// answer and the OPTNEG reply frame.</summary>
     private sealed record Memo(MilterCapabilities Capabilities, uint Version, MilterActions Actions, MilterProtocolFlags Flags,
@@ -75,6 +74,7 @@ public static class Negotiation
         return (memo.Options, memo.Reply);
     }
 
+    /// <summary>Long macro names travel in braces ("{auth_type}"); one-character names do not ("i").</summary>
     public static string BraceName(string name)
         => name.Length > 1 && name[0] != '{' ? "{" + name + "}" : name;
 
