@@ -50,14 +50,14 @@ public static class CheckConfigCommand
                 continue;
             }
             if (!checkedKeys.Add((key.Domain, key.Selector, key.KeyFile))) continue;
-            var (result, line, warning) = await TestkeyCommand.CheckRecordAsync(resolver, $"{key.Selector}._domainkey.{key.Domain}", key.Key, key.KeyFile, timeoutMs);
+            var (result, line, warning) = await KeyRecordCheck.CheckRecordAsync(resolver, $"{key.Selector}._domainkey.{key.Domain}", key.Key, key.KeyFile, timeoutMs);
             if (warning is not null) Console.Out.WriteLine(warning);
             Console.Out.WriteLine(line);
             code = Worse(code, result);
         }
         if (sealer is not null)
         {
-            var (result, line, warning) = await TestkeyCommand.CheckRecordAsync(resolver,
+            var (result, line, warning) = await KeyRecordCheck.CheckRecordAsync(resolver,
                 $"{sealer.Options.Selector}._domainkey.{sealer.Options.Domain}", sealer.Options.Key, options.Arc.Seal.KeyFile!, timeoutMs);
             if (warning is not null) Console.Out.WriteLine(warning);
             Console.Out.WriteLine("Arc:Seal: " + line);

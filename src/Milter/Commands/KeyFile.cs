@@ -49,9 +49,6 @@ internal static class KeyFile
         if (algorithm is not ("rsa-sha256" or "ed25519-sha256"))
             throw new UsageException($"{command}: --algorithm must be rsa-sha256 or ed25519-sha256, not '{algorithm}'");
         if (algorithm != key.Algorithm)
-            throw new UsageException($"{command}: --algorithm {algorithm} does not fit key file {path}, which holds a {Describe(key)} key");
+            throw new UsageException($"{command}: --algorithm {algorithm} does not fit key file {path}, which holds a {KeyRecordCheck.Describe(key)} key");
     }
-
-    public static string Describe(DkimPrivateKey key) =>
-        key.KeyType == DkimKeyType.Rsa ? $"{key.KeySizeBits}-bit RSA" : "Ed25519";
 }

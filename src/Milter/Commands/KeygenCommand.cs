@@ -1,4 +1,5 @@
 using System.Text;
+using Milter.Keys;
 using Milter.MailAuth.Dkim;
 
 namespace Milter.Commands;

@@ -61,7 +61,7 @@ public static class KeysRotateCommand
             throw new UsageException($"{Name}: {e.Message}", e);
         }
 
-        Console.Out.WriteLine($"wrote {privatePath} ({KeyFile.Describe(key)} private key for {key.Algorithm}, PKCS#8 PEM, mode 0600)");
+        Console.Out.WriteLine($"wrote {privatePath} ({KeyRecordCheck.Describe(key)} private key for {key.Algorithm}, PKCS#8 PEM, mode 0600)");
         if (owner is not null) Console.Out.WriteLine(owner);
         Console.Out.WriteLine($"wrote {txtPath} (the TXT record below)");
         Console.Out.WriteLine($"{domain} {algorithm}: selector {selector} is pending; {active.Selector} signs until the daemon switches (rotation state {file.Path})");

@@ -25,13 +25,21 @@ public sealed class LayerTests
     /// share lives below them (Milter.MailAuth.Inbound, issue 21 item 1; before it, Filter/InboundChecks.cs used
     /// Milter.Commands and this test failed).</summary>
     [Fact]
-    public void Filter_does_not_use_Commands()
+    public void Filter_does_not_use_Commands() => AssertDoesNotUseCommands("Milter.Filter");
+
+    /// <summary>The keys and their rotation, which the daemon runs, do not reach into the CLI either: the key record
+    /// check that testkey, check-config, keys status and the rotation share is Keys/KeyRecordCheck (before it moved
+    /// there, Keys/Rotation/RotationDns used Commands.TestkeyCommand and this test failed).</summary>
+    [Fact]
+    public void Keys_do_not_use_Commands() => AssertDoesNotUseCommands("Milter.Keys");
+
+    private static void AssertDoesNotUseCommands(string ns)
     {
-        var uses = TypesIn("Milter.Filter")
+        var uses = TypesIn(ns)
             .SelectMany(t => TypeUses.Of(t).SelectMany(u => TypeUses.Expand(u.Used).Select(used => (Used: used, u.Where))))
             .Where(u => InNamespace(u.Used, "Milter.Commands") && u.Used.Assembly == typeof(MilterOptions).Assembly)
             .Select(u => $"{u.Where} uses {u.Used}")
             .Distinct().Order(StringComparer.Ordinal).ToList();
-        Assert.True(uses.Count == 0, "Milter.Filter uses Milter.Commands:\n" + string.Join('\n', uses));
+        Assert.True(uses.Count == 0, $"{ns} uses Milter.Commands:\n" + string.Join('\n', uses));
     }
 }

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Milter.Commands;
+using Milter.Keys;
 using Milter.MailAuth.Dkim;
 
 namespace Milter.Tests.Commands;

@@ -1,4 +1,3 @@
-using Milter.Commands;
 using Milter.Configuration;
 using Milter.MailAuth.Dkim;
 using Milter.MailAuth.Dns;
@@ -7,7 +6,7 @@ namespace Milter.Keys.Rotation;
 
 /// <summary>Whether a pending key's record is served: looked up on every configured resolver on its own (Dns:Servers, each
 /// without the others as fallback and without a cache; the system resolver when none is configured), each answer compared
-/// with the key as `milter testkey` does (<see cref="TestkeyCommand.CheckRecordAsync"/>).</summary>
+/// with the key as `milter testkey` does (<see cref="KeyRecordCheck.CheckRecordAsync"/>).</summary>
 internal static class RotationDns
 {
     /// <summary>One resolver's answer: <see cref="Code"/> 0 served and matching, 1 missing or wrong, 3 temporary failure.</summary>
@@ -29,7 +28,7 @@ internal static class RotationDns
         var name = $"{selector}._domainkey.{domain}";
         var answers = await Task.WhenAll(resolvers.Select(async r =>
         {
-            var (code, line, _) = await TestkeyCommand.CheckRecordAsync(r.Resolver, name, key, keyFile, timeoutMs);
+            var (code, line, _) = await KeyRecordCheck.CheckRecordAsync(r.Resolver, name, key, keyFile, timeoutMs);
             return new Answer(r.Name, code, line);
         }));
         return answers;

@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
 using Milter.MailAuth.Dkim;
+using Milter.MailAuth.Dns;
 
-namespace Milter.Commands;
+namespace Milter.Keys;
 
 /// <summary>The outcome of comparing a published key record with a private key: ok or not, one line saying
 /// why, and an optional warning.</summary>
@@ -9,7 +10,7 @@ internal sealed record KeyRecordCheckResult(bool Ok, string Message, string? War
 
 /// <summary>
 /// Checks one DKIM key record (RFC 6376 3.6.1, RFC 8463 4.2) against a private key, as testkey reports it.
-/// Pure: no DNS and no file access.
+/// <see cref="Check"/> is pure (no DNS, no file access); <see cref="CheckRecordAsync"/> looks the record up first.
 /// </summary>
 internal static class KeyRecordCheck
 {
@@ -40,7 +41,7 @@ internal static class KeyRecordCheck
             return Fail($"unsupported key type k={recordType} in the record at {recordName}");
         var keyType = key.KeyType == DkimKeyType.Rsa ? "rsa" : "ed25519";
         if (recordType != keyType)
-            return Fail($"key type mismatch: the record at {recordName} has k={recordType}, key file {keyPath} holds a {KeyFile.Describe(key)} key");
+            return Fail($"key type mismatch: the record at {recordName} has k={recordType}, key file {keyPath} holds a {Describe(key)} key");
         if (tags["h"] is { } h && !ListAllows(h, "sha256"))
             return Fail($"the record at {recordName} has h={h}, which does not allow sha256");
         if (tags["s"] is { } s && !ListAllows(s, "email") && !ListAllows(s, "*"))
@@ -109,7 +110,44 @@ internal static class KeyRecordCheck
     private static KeyRecordCheckResult Mismatch(string recordName, string keyPath) =>
         new(false, $"key mismatch: the record at {recordName} is not the public key of key file {keyPath}");
 
+    /// <summary>"2048-bit RSA" or "Ed25519", for messages.</summary>
+    public static string Describe(DkimPrivateKey key) =>
+        key.KeyType == DkimKeyType.Rsa ? $"{key.KeySizeBits}-bit RSA" : "Ed25519";
+
     /// <summary>True when the colon-separated list holds <paramref name="item"/> (case-insensitive).</summary>
     private static bool ListAllows(string list, string item) =>
         list.Split(':').Any(x => x.Trim().Equals(item, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Looks up the key record <paramref name="name"/> and compares it with <paramref name="key"/>: the exit code
+    /// (0 match, 1 problem with the record, 3 DNS temporary failure), the result line and a warning (weak key) or null.
+    /// Shared by `testkey`, `check-config`, `keys status` and the daemon's key rotation.</summary>
+    internal static async Task<(int Code, string Line, string? Warning)> CheckRecordAsync(IDnsResolver resolver, string name,
+        DkimPrivateKey key, string keyPath, int timeoutMs)
+    {
+        using var cts = new CancellationTokenSource(timeoutMs);
+        DnsAnswer<string> answer;
+        try
+        {
+            answer = await resolver.GetTxtAsync(name, cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            answer = DnsAnswer<string>.TimedOut;
+        }
+
+        if (answer.IsTemporaryFailure)
+            return (Program.ExitTemporary, $"temperror: the DNS lookup of TXT {name} failed temporarily ({answer.Error ?? answer.Status.ToString()})", null);
+        if (answer.Status == DnsStatus.NxDomain || answer.Records.Count == 0)
+        {
+            var why = answer.Status == DnsStatus.NxDomain ? "NXDOMAIN" : "the name has no TXT records";
+            return (Program.ExitCheckFailed, $"fail: no TXT record at {name} ({why})", null);
+        }
+        if (answer.Records.Count > 1)
+        {
+            // RFC 6376 3.6.2.2 leaves the choice among several records to the verifier: publish one.
+            return (Program.ExitCheckFailed, $"fail: {answer.Records.Count} TXT records at {name}; publish exactly one key record there", null);
+        }
+        var result = KeyRecordCheck.Check(answer.Records[0], key, name, keyPath);
+        return (result.Ok ? Program.ExitOk : Program.ExitCheckFailed, result.Ok ? result.Message : "fail: " + result.Message, result.Warning);
+    }
 }
