@@ -1,35 +1,16 @@
 using System.Runtime.InteropServices;
+using Milter.Shared;
 
 namespace Milter.Keys.Rotation;
 
-/// <summary>The owner and group of a file (stat(2)) and chown(2), from libc. `keys rotate` run as root gives the new key the
+/// <summary>The owner and group of a file (<see cref="UnixStat"/>) and chown(2), from libc. `keys rotate` run as root gives the new key the
 /// owner and group of the current one: the Debian package's keys belong to the user `milter`, which the daemon runs as, and
 /// a root-owned 0600 key would be one the daemon cannot read.</summary>
 internal static class KeyFileOwner
 {
     /// <summary>(uid, gid) of <paramref name="path"/>; null when it cannot be told (not Linux on x64/arm64, no such file).</summary>
     public static (uint Uid, uint Gid)? Of(string path)
-    {
-        // glibc/musl struct stat: x86-64 has st_dev, st_ino, st_nlink (8 each), st_mode, st_uid, st_gid (4 each);
-        // arm64 has st_dev, st_ino (8 each), st_mode, st_nlink, st_uid, st_gid (4 each).
-        var offset = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 => 28,
-            Architecture.Arm64 => 24,
-            _ => -1,
-        };
-        if (offset < 0 || !OperatingSystem.IsLinux()) return null;
-        var buffer = new byte[256];
-        try
-        {
-            if (stat(path, buffer) != 0) return null;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return null;
-        }
-        return (BitConverter.ToUInt32(buffer, offset), BitConverter.ToUInt32(buffer, offset + 4));
-    }
+        => UnixStat.Of(path, followLinks: true) is { } stat ? (stat.Uid, stat.Gid) : null;
 
     /// <summary>As root, gives <paramref name="path"/> the owner and group of <paramref name="like"/>; returns a line saying
     /// so, or null when nothing was done (not root, or the same owner already).</summary>
@@ -40,9 +21,6 @@ internal static class KeyFileOwner
             return $"warning: could not give {path} the owner of {like} (uid {owner.Uid}, gid {owner.Gid}): errno {Marshal.GetLastPInvokeError()}; the daemon's user must be able to read it";
         return $"gave {path} the owner of {like} (uid {owner.Uid}, gid {owner.Gid}), which the daemon reads keys as";
     }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buf);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int chown([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint owner, uint group);
