@@ -120,7 +120,16 @@ public sealed partial class ComposeLab : IAsyncDisposable
     /// <summary>As <see cref="UpAsync"/>, with the postfix service's image replaced by <paramref name="postfixImage"/>
     /// in compose.override.yaml when it is given. (Its own name: an overload of UpAsync with a string before the
     /// params array would take a service name for the image.)</summary>
-    public async Task<ProcessResult> UpWithPostfixImageAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, params string[] services)
+    public Task<ProcessResult> UpWithPostfixImageAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, params string[] services) =>
+        ComposeUpAsync(settings, postfixImage, ["up", "-d", "--no-build", .. services]);
+
+    /// <summary>As <see cref="UpAsync"/> with `--no-start`: the containers are created, none started, so a test can
+    /// start them in the order it wants (podman-compose 1.0.3 ignores depends_on conditions anyway). Without -d:
+    /// podman-compose 1.0.3 passes it on to `podman create`, which refuses it.</summary>
+    public Task<ProcessResult> CreateContainersAsync(IReadOnlyDictionary<string, string> settings, params string[] services) =>
+        ComposeUpAsync(settings, postfixImage: null, ["up", "--no-build", "--no-start", .. services]);
+
+    private async Task<ProcessResult> ComposeUpAsync(IReadOnlyDictionary<string, string> settings, string? postfixImage, string[] command)
     {
         var env = new Dictionary<string, string>
         {
@@ -151,7 +160,7 @@ public sealed partial class ComposeLab : IAsyncDisposable
                 image: {postfixImage}
 
             """));
-        return await Podman.ComposeAsync(ComposeDir, Project, UpTimeout, ["up", "-d", "--no-build", .. services]);
+        return await Podman.ComposeAsync(ComposeDir, Project, UpTimeout, command);
     }
 
     /// <summary>Runs the container's HEALTHCHECK (podman healthcheck run) until it passes; returns the time

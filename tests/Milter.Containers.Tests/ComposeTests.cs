@@ -1,3 +1,4 @@
+using System.Net;
 using Milter.TestKit;
 using Milter.TestKit.Peers;
 using Milter.TestKit.Smtp;
@@ -66,6 +67,49 @@ public sealed class ComposeTests(LabImages images, ITestOutputHelper output)
         Assert.Contains("status=sent", postfixLog);
         Assert.Contains($"signed={ComposeLab.Domain}/{ComposeLab.Selector}", milterLog);
         Assert.Equal(2, milterLog.Split('\n').Count(l => l.Contains("message queue=", StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// compose.yaml's `depends_on: milter: condition: service_healthy` holds Postfix back until Milter is healthy with
+    /// Docker Compose; podman-compose 1.0.3 (Debian 12) reads only the service names of `depends_on` and runs Postfix's
+    /// container about a second after Milter's, healthy or not. What a user gets when Postfix takes mail while Milter
+    /// does not answer, shown here with Milter stopped before Postfix starts: Postfix answers 4xx
+    /// (milter_default_action = tempfail), queues and relays nothing; the client's retry once Milter is healthy is
+    /// relayed signed once. (Milter's container runs once first, as compose orders it: the first container to mount
+    /// the fresh shared milter-socket volume sets its owner, and Milter, uid 10001, cannot listen in a root-owned one.)
+    /// </summary>
+    [Fact]
+    public async Task Postfix_up_while_milter_is_not_defers_mail_with_4xx_and_relays_the_retry_signed()
+    {
+        await using var lab = await ComposeLab.CreateAsync();
+        var created = await lab.CreateContainersAsync(new Dictionary<string, string>(), "milter", "postfix");
+        Assert.True(created.Succeeded, created.Describe());
+        await Podman.OutputAsync("start", lab.Container("milter"));
+        await lab.WaitHealthyAsync("milter", Healthy);
+        await Podman.OutputAsync("stop", "-t", "5", lab.Container("milter"));
+        await Podman.OutputAsync("start", lab.Container("postfix"));
+        Assert.True(await PortProbe.WaitForTcpAsync(new IPEndPoint(IPAddress.Loopback, lab.SmtpPort), Healthy),
+            "Postfix not listening\n" + await lab.DescribeAsync("postfix"));
+
+        byte[] message = Mail.Message("compose before milter");
+        var early = await SmtpTestClient.SendAsync("127.0.0.1", lab.SmtpPort, "you@example.test", ["someone@example.org"], message);
+        Assert.False(early.Accepted, early.Transcript);
+        var refusal = early.Steps.First(s => !s.Reply.IsPositive);
+        Assert.True(refusal.Reply.IsTransientFailure, early.Transcript);
+        output.WriteLine($"while milter is down: {refusal.Command} -> {refusal.Reply}");
+        Assert.StartsWith("exited", await Podman.StateAsync(lab.Container("milter")), StringComparison.Ordinal);
+        Assert.Contains("Mail queue is empty", await Podman.OutputAsync("exec", lab.Container("postfix"), "postqueue", "-p"), StringComparison.Ordinal);
+        Assert.Equal(0, lab.Sink.MessagesReceived);
+
+        await Podman.OutputAsync("start", lab.Container("milter"));
+        await lab.WaitHealthyAsync("milter", Healthy);
+        var retry = await SmtpTestClient.SendAsync("127.0.0.1", lab.SmtpPort, "you@example.test", ["someone@example.org"], message);
+        Assert.True(retry.Accepted, retry.Transcript + "\n" + await lab.DescribeAllAsync("postfix", "milter"));
+        var files = await lab.WaitForMessagesAsync(1, Arrive, "postfix", "milter");
+        byte[] relayed = Mail.Relayed(Assert.Single(files));
+        Assert.Equal(1, Mail.Count(Mail.Headers(relayed), "DKIM-Signature"));
+        var verdict = await DkimPy.VerifyAsync(relayed, lab.Dns.Port);
+        Assert.True(verdict.Pass, verdict.Output);
     }
 
     [Fact]

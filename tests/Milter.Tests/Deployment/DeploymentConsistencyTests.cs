@@ -185,8 +185,9 @@ public sealed partial class DeploymentConsistencyTests
         Assert.All(mounts.Concat(List(postfix, "volumeMounts").Select(m => Map(m, "mount"))), m => Assert.Contains((string)m["name"], podVolumes.Keys));
         var configMount = mounts.Single(m => (string)m["name"] == "config");
         var args = List(milter, "args").Cast<string>().ToArray();
-        Assert.Equal(["run", "--config", (string)configMount["mountPath"]], args);
-        Assert.Equal(configMount["subPath"], Map(configMap, "data").Keys.Single());
+        // The ConfigMap is mounted as a folder (no subPath: podman 4.3 ignores it, and a subPath mount misses updates).
+        Assert.False(configMount.ContainsKey("subPath"));
+        Assert.Equal(["run", "--config", (string)configMount["mountPath"] + "/" + (string)Map(configMap, "data").Keys.Single()], args);
         Assert.Equal("milter-config", Map(podVolumes["config"], "configMap")["name"]);
         Assert.Equal("true", mounts.Single(m => (string)m["name"] == "keys")["readOnly"]);
         Assert.Contains("secret", podVolumes["keys"].Keys);
