@@ -49,6 +49,10 @@ public sealed partial class ComposeLab : IAsyncDisposable
     public int SmtpPort { get; } = FreePort.Next();
     public int StandbySmtpPort { get; } = FreePort.Next();
 
+    /// <summary>The postfix service's POSTFIX_MILTER (set in compose.override.yaml, as docker/README.md tells a user
+    /// who wants the Unix socket) when not null; compose.yaml's TCP address otherwise.</summary>
+    public string? PostfixMilter { get; set; }
+
     /// <summary>The TXT record `milter keygen` wrote (the quoted strings joined), as Knot serves it.</summary>
     public string KeyRecord { get; private set; } = "";
 
@@ -155,9 +159,15 @@ public sealed partial class ComposeLab : IAsyncDisposable
                 environment:
                   MILTER_Dns__Servers__0: "{dnsServer}"
 
-            """ + (postfixImage is null ? "" : $"""
+            """ + (postfixImage is null && PostfixMilter is null ? "" : """
               postfix:
+
+            """) + (postfixImage is null ? "" : $"""
                 image: {postfixImage}
+
+            """) + (PostfixMilter is null ? "" : $"""
+                environment:
+                  POSTFIX_MILTER: "{PostfixMilter}"
 
             """));
         return await Podman.ComposeAsync(ComposeDir, Project, UpTimeout, command);

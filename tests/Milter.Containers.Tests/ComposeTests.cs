@@ -75,8 +75,8 @@ public sealed class ComposeTests(LabImages images, ITestOutputHelper output)
     /// container about a second after Milter's, healthy or not. What a user gets when Postfix takes mail while Milter
     /// does not answer, shown here with Milter stopped before Postfix starts: Postfix answers 4xx
     /// (milter_default_action = tempfail), queues and relays nothing; the client's retry once Milter is healthy is
-    /// relayed signed once. (Milter's container runs once first, as compose orders it: the first container to mount
-    /// the fresh shared milter-socket volume sets its owner, and Milter, uid 10001, cannot listen in a root-owned one.)
+    /// relayed signed once. (Milter's container runs once first, as compose orders it; either order works for the
+    /// shared socket volume, see SocketVolumeTests.)
     /// </summary>
     [Fact]
     public async Task Postfix_up_while_milter_is_not_defers_mail_with_4xx_and_relays_the_retry_signed()

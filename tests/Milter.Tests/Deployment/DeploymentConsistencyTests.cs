@@ -102,6 +102,30 @@ public sealed partial class DeploymentConsistencyTests
         Assert.Equal([25, 587], PostfixImage.ExposedPorts);
     }
 
+    /// <summary>A fresh named volume takes the owner and mode of the directory of the first container that mounts it.
+    /// Every compose service mounting a socket volume at /run/milter is built from one of the two images, and the
+    /// Postfix image makes that directory as the Milter image owns it (the milter user's uid/gid, 0755; mkdir's mode
+    /// under the build's umask 022 there), so Milter can make its socket whichever starts first. The containers
+    /// themselves: tests/Milter.Containers.Tests SocketVolumeTests.</summary>
+    [Fact]
+    public void Every_image_mounting_the_socket_volume_makes_its_folder_owned_by_the_milter_user()
+    {
+        var (uid, gid) = UserId();
+        Assert.Contains(MilterImage.All("RUN"), r => Regex.IsMatch(r, "chown milter:milter [^&;]*" + SocketDir));
+        Assert.Contains($"install -d -o {uid} -g {gid} -m 0755 {SocketDir}", PostfixImage.All("RUN"));
+
+        var compose = Assert.Single(LoadAll(RepoFiles.PathOf("docker/compose.yaml")));
+        var mounting = Map(compose, "services").Select(s => ((string)s.Key, Map(s.Value, (string)s.Key)))
+            .Where(s => List(s.Item2, "volumes").Cast<string>().Any(v => v.EndsWith(":" + SocketDir, StringComparison.Ordinal)))
+            .ToList();
+        Assert.Equal(8, mounting.Count); // the active pair, the standby pair, the two fleet pairs
+        foreach (var (name, node) in mounting)
+        {
+            var dockerfile = (string)Map(node, "build")["dockerfile"];
+            Assert.True(dockerfile is "docker/Dockerfile" or "docker/postfix/Dockerfile", $"{name}: {dockerfile}");
+        }
+    }
+
     /// <summary>The variables the entrypoint reads: every ${NAME...} it expands from the environment.</summary>
     private static HashSet<string> EntrypointVariables() =>
         ScriptVariable().Matches(File.ReadAllText(RepoFiles.EntrypointScript)).Select(m => m.Groups[1].Value).ToHashSet();
