@@ -8,6 +8,8 @@
 #   AB_VARIANTS="jit=dotnet /opt/a/milter.dll|r2r=dotnet /opt/b/milter.dll" bench/alternate.sh
 # Environment: AB_VARIANTS (name=command|...), AB_ROUNDS (2), AB_COLD (5000), AB_WARMUP (16),
 # AB_TEN=1 adds a warm run at 10 messages per connection (the cost of a connection is the difference).
+# AB_IDLE=N (0: off) then holds N idle connections (bench/idle-connections.py, as an idle Postfix session) and
+# prints the RSS while they are held (the daemons get Server:MaxConnections N + 500, as bench/memory.sh does).
 set -euo pipefail
 readonly DAEMON_CORE=0 CLIENT_CORE=1 CONCURRENCY=8 DOMAIN=lab.example SELECTOR=bench
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +51,28 @@ warm_up() { # WARMUP_SECONDS of one-message connections, half verify, half sign
     done
 }
 
+idle_rss() { # idle_rss N: VmRSS (kB) of the daemon while N idle connections are held, with the client's summary
+    local out="$WORK/idle.out" client i rss
+    : >"$out"
+    taskset -c "$CLIENT_CORE" /usr/bin/python3 "$REPO/bench/idle-connections.py" "$SPEC" "$1" >"$out" 2>"$WORK/idle.err" &
+    client=$!
+    PIDS+=("$client")
+    for ((i = 0; i < 1200; i++)); do
+        [[ -s $out ]] && break
+        kill -0 "$client" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 3
+    rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON_PID/status")
+    kill -TERM "$client" 2>/dev/null || true
+    wait "$client" 2>/dev/null || true
+    echo "$rss kB ($(head -1 "$out"))"
+}
+
+if ((${AB_IDLE:-0} > 0)); then
+    # shellcheck disable=SC2034 # read by start_milter (lib/daemons.sh); not exported: milter reads MILTER_* as config
+    MILTER_EXTRA_JSON="\"Server\": { \"MaxConnections\": $((AB_IDLE + 500)) }"
+fi
 setup_key_and_dns
 IFS='|' read -r -a VARIANTS <<<"$AB_VARIANTS"
 for ((r = 1; r <= ${AB_ROUNDS:-2}; r++)); do
@@ -64,6 +88,9 @@ for ((r = 1; r <= ${AB_ROUNDS:-2}; r++)); do
         phase_run "$name" unix verify warm 1 "$COLD"
         if [[ ${AB_TEN:-0} == 1 ]]; then phase_run "$name" unix verify warm 10 "$COLD"; fi
         phase_run "$name" unix sign warm 1 $((COLD / 5))
+        if ((${AB_IDLE:-0} > 0)); then
+            echo "idle $name round $r: RSS after the warm runs $(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON_PID/status") kB, with ${AB_IDLE} idle connections $(idle_rss "$AB_IDLE")"
+        fi
         stop_daemon
     done
 done

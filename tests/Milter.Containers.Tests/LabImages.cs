@@ -100,12 +100,12 @@ public sealed class LabImages : IAsyncLifetime
         MilterTag = await BuildAsync("milter", "docker/Dockerfile", Milter,
             ["docker/Dockerfile", "docker/Dockerfile.dockerignore", "docker/milter.json", "global.json",
              "Directory.Build.props", "Directory.Packages.props", "src"],
-            ["mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com/dotnet/runtime:10.0"],
+            ["mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com/dotnet/runtime-deps:10.0"],
             ["-v", $"{NuGetCache}:/root/.nuget/packages"]);
 
-        long milter = await SizeAsync(Milter), runtime = await SizeAsync("mcr.microsoft.com/dotnet/runtime:10.0");
+        long milter = await SizeAsync(Milter), runtime = await SizeAsync("mcr.microsoft.com/dotnet/runtime-deps:10.0");
         long postfix = await SizeAsync(Postfix), debian = await SizeAsync("docker.io/library/debian:bookworm-slim");
-        Figures.Add($"image milter: {Figures.Megabytes(milter)} ({Figures.Megabytes(milter - runtime)} on top of the .NET runtime image)");
+        Figures.Add($"image milter: {Figures.Megabytes(milter)} ({Figures.Megabytes(milter - runtime)} on top of the .NET runtime-deps image)");
         Figures.Add($"image milter-postfix: {Figures.Megabytes(postfix)} ({Figures.Megabytes(postfix - debian)} on top of Debian bookworm)");
     }
 

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
@@ -86,18 +85,28 @@ internal static class ConfigKeyCheck
         var t = Nullable.GetUnderlyingType(type) ?? type;
         // "" (an empty JSON value or variable) leaves the default, as the binder does.
         if (string.IsNullOrEmpty(value) || t == typeof(string)) return;
-        try
-        {
-            TypeDescriptor.GetConverter(t).ConvertFromInvariantString(value);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException
-                                       || e.InnerException is FormatException or OverflowException)
+        if (!Parses(t, value))
         {
             var what = IsWholeNumber(t) && value.TrimStart('-').All(char.IsAsciiDigit) && value.Trim('-').Length > 0
-                ? $"is out of range (a whole number from {Limit(t, "MinValue")} to {Limit(t, "MaxValue")})"
+                ? $"is out of range (a whole number from {MinValue(t)} to {MaxValue(t)})"
                 : $"is not {Expected(type)}";
             throw new ConfigException($"config: {section.Path} = \"{value}\"{from} {what}");
         }
+    }
+
+    /// <summary>Whether the configuration binder converts <paramref name="value"/> to <paramref name="t"/>: the parsing
+    /// of its source-generated code (invariant culture; integers in NumberStyles.Integer, floating point in
+    /// NumberStyles.Float). Only the scalar types of <see cref="MilterOptions"/> and their kin.</summary>
+    internal static bool Parses(Type t, string value)
+    {
+        var c = CultureInfo.InvariantCulture;
+        if (t == typeof(bool)) return bool.TryParse(value, out _);
+        if (t == typeof(int)) return int.TryParse(value, NumberStyles.Integer, c, out _);
+        if (t == typeof(long)) return long.TryParse(value, NumberStyles.Integer, c, out _);
+        if (t == typeof(double)) return double.TryParse(value, NumberStyles.Float, c, out _);
+        if (t == typeof(TimeSpan)) return TimeSpan.TryParse(value, c, out _);
+        if (t.IsEnum) return Enum.TryParse(t, value, ignoreCase: true, out _);
+        throw new InvalidOperationException($"config: no check for values of type {t.Name}");
     }
 
     /// <summary>The type a key wants, in words.</summary>
@@ -112,11 +121,11 @@ internal static class ConfigKeyCheck
         return "a " + t.Name;
     }
 
-    private static bool IsWholeNumber(Type t)
-        => t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(uint) || t == typeof(ulong) || t == typeof(ushort) || t == typeof(byte);
+    private static bool IsWholeNumber(Type t) => t == typeof(int) || t == typeof(long);
 
-    private static string? Limit(Type t, string field)
-        => Convert.ToString(t.GetField(field)!.GetValue(null), CultureInfo.InvariantCulture);
+    private static string MinValue(Type t) => t == typeof(long) ? long.MinValue.ToString(CultureInfo.InvariantCulture) : int.MinValue.ToString(CultureInfo.InvariantCulture);
+
+    private static string MaxValue(Type t) => t == typeof(long) ? long.MaxValue.ToString(CultureInfo.InvariantCulture) : int.MaxValue.ToString(CultureInfo.InvariantCulture);
 
     private static ConfigException Unknown(IConfiguration root, string? configFile, IConfigurationSection section, Type owner)
     {
@@ -156,13 +165,12 @@ internal static class ConfigKeyCheck
     }
 
     private static PropertyInfo? FindProperty(Type owner, string name)
-        => owner.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .FirstOrDefault(p => p.CanWrite && string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+        => OptionTypes.Properties(owner).FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The known key at this level closest to <paramref name="name"/>, when a typo or two away.</summary>
     private static string? Suggest(string name, Type owner)
     {
-        var best = owner.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite)
+        var best = OptionTypes.Properties(owner)
             .Select(p => (p.Name, Distance: EditDistance(name.ToUpperInvariant(), p.Name.ToUpperInvariant())))
             .OrderBy(x => x.Distance).FirstOrDefault();
         return best.Name is not null && best.Distance <= Math.Max(1, Math.Min(3, name.Length / 4)) ? best.Name : null;

@@ -103,8 +103,13 @@ public static partial class ConfigLoader
         ConfigKeyCheck.Check(configuration, configFile);
         try
         {
+            var cleared = new List<(object Target, PropertyInfo List)>();
+            ClearSetLists(configuration, "", options, cleared);
             configuration.Bind(options, o => o.ErrorOnUnknownConfiguration = true);
-            ReplaceLists(configuration, "", options);
+            // A cleared list the binder left null: the configuration gave [] (nothing to bind), an empty list.
+            foreach (var (target, list) in cleared)
+                if (list.GetValue(target) is null)
+                    list.SetValue(target, Array.CreateInstanceFromArrayType(list.PropertyType, 0));
         }
         catch (InvalidOperationException e)
         {
@@ -122,24 +127,26 @@ public static partial class ConfigLoader
 
     /// <summary>
     /// A list the configuration sets replaces the default list (the initialiser of <see cref="MilterOptions"/>) instead
-    /// of being appended to it, as the binder does with arrays; an empty list (<c>[]</c>) is an empty list.
+    /// of being appended to it, as the binder does with arrays; an empty list (<c>[]</c>) is an empty list. So each
+    /// list the configuration sets is cleared (null) before binding, and noted in <paramref name="cleared"/>: the
+    /// binder then fills it with the configured items only. Lists inside list items (a rule's From) are bound into
+    /// fresh items. The properties come from <see cref="OptionTypes"/> (trimming-safe).
     /// </summary>
-    private static void ReplaceLists(IConfiguration configuration, string prefix, object target)
+    private static void ClearSetLists(IConfiguration configuration, string prefix, object target, List<(object, PropertyInfo)> cleared)
     {
-        foreach (var property in target.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        foreach (var property in OptionTypes.Properties(target.GetType()))
         {
             var path = prefix + property.Name;
             var type = property.PropertyType;
             if (type.IsArray)
             {
                 if (!IsSet(configuration, path)) continue;
-                var section = configuration.GetSection(path);
-                var items = section.GetChildren().Any() ? section.Get(type) : null;
-                property.SetValue(target, items ?? Array.CreateInstance(type.GetElementType()!, 0));
+                property.SetValue(target, null);
+                cleared.Add((target, property));
             }
             else if (type.IsClass && type != typeof(string) && property.GetValue(target) is { } child)
             {
-                ReplaceLists(configuration, path + ":", child);
+                ClearSetLists(configuration, path + ":", child, cleared);
             }
         }
     }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes the base images the project's Dockerfiles start FROM, without an image registry, when they are
-# missing: Debian by debootstrap, the .NET SDK and runtime images from this machine's /usr/share/dotnet.
+# missing: Debian by debootstrap, the .NET SDK image from this machine's /usr/share/dotnet, and the
+# runtime-deps image docker/Dockerfile runs on (Debian's libraries for a self-contained .NET executable).
 # A second run finds them and does nothing. Podman runs with lab/containers.conf unless CONTAINERS_CONF
 # names another file.
 #   base-images.sh            bookworm + .NET images
@@ -52,22 +53,22 @@ CONF
     trap - EXIT
 }
 
-# The .NET images, labelled with the SDK and runtime versions they hold: rebuilt when the machine's change.
+# The .NET images: the SDK labelled with the version it holds (made again when the machine's changes).
 dotnet_images() {
     sdk=$(find "$DOTNET_ROOT/sdk" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
-    runtime=$(find "$DOTNET_ROOT/shared/Microsoft.NETCore.App" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
-    if [ -z "$sdk" ] || [ -z "$runtime" ]; then die "no .NET SDK in $DOTNET_ROOT"; fi
+    [ -n "$sdk" ] || die "no .NET SDK in $DOTNET_ROOT"
     if [ "$(label milter.lab.dotnet mcr.microsoft.com/dotnet/sdk:10.0)" != "$sdk/$RECIPE" ]; then
         say ".NET SDK image ($sdk)"
         podman build --pull=never --network host --format docker -v "$DOTNET_ROOT:/mnt/dotnet:ro" \
             -v /etc/ssl/certs/ca-certificates.crt:/mnt/ca.crt:ro --label "milter.lab.dotnet=$sdk/$RECIPE" \
             -t mcr.microsoft.com/dotnet/sdk:10.0 -f "$LAB/sdk.Containerfile" "$LAB" >/dev/null
     fi
-    if [ "$(label milter.lab.dotnet mcr.microsoft.com/dotnet/runtime:10.0)" != "$runtime/$RECIPE" ]; then
-        say ".NET runtime image ($runtime)"
-        podman build --pull=never --network host --format docker -v "$DOTNET_ROOT:/mnt/dotnet:ro" \
-            --label "milter.lab.dotnet=$runtime/$RECIPE" \
-            -t mcr.microsoft.com/dotnet/runtime:10.0 -f "$LAB/runtime.Containerfile" "$LAB" >/dev/null
+    # runtime-deps: labelled with the Debian image it was made on (made again when that one is)
+    deps="$RECIPE/$(podman image inspect --format '{{.Id}}' localhost/debian:bookworm)"
+    if [ "$(label milter.lab.deps mcr.microsoft.com/dotnet/runtime-deps:10.0)" != "$deps" ]; then
+        say ".NET runtime-deps image"
+        podman build --pull=never --network host --format docker --label "milter.lab.deps=$deps" \
+            -t mcr.microsoft.com/dotnet/runtime-deps:10.0 -f "$LAB/runtime-deps.Containerfile" "$LAB" >/dev/null
     fi
 }
 

@@ -74,15 +74,24 @@ public sealed class MilterDaemon : IAsyncDisposable
         return (p.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>A published `milter` executable (trimmed, Native AOT) the process tests run instead of
+    /// `dotnet milter.dll`, when the environment names one: TEST_MILTER_EXECUTABLE=/path/to/milter dotnet test ...
+    /// (not a MILTER_ variable: the configuration would read it as a key).</summary>
+    public static string? PublishedExecutable
+        => Environment.GetEnvironmentVariable("TEST_MILTER_EXECUTABLE") is { Length: > 0 } path
+            ? File.Exists(path) ? Path.GetFullPath(path) : throw new FileNotFoundException($"TEST_MILTER_EXECUTABLE={path}: no such file")
+            : null;
+
     private static ProcessStartInfo NewStartInfo(IEnumerable<string> args, IDictionary<string, string>? environment)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var published = PublishedExecutable;
+        var psi = new ProcessStartInfo(published ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(MilterDll);
+        if (published is null) psi.ArgumentList.Add(MilterDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MILTER_", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key);
