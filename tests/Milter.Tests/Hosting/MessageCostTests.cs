@@ -84,12 +84,12 @@ public sealed partial class MessageCostTests(ITestOutputHelper output) : IAsyncL
     }
 
     /// <summary>Bytes allocated in the process per connection of <paramref name="perConnection"/> messages: the
-    /// best of three rounds of <see cref="Connections"/>, after 100 unmeasured ones (JIT, pools, DNS cache).</summary>
+    /// best of five rounds of <see cref="Connections"/>, after 400 unmeasured ones (JIT, pools, DNS cache).</summary>
     private static long AllocatedPerConnection(MilterSessionClient client, string socket, int perConnection)
     {
-        for (var i = 0; i < 100; i++) client.Connection(socket, perConnection);
+        for (var i = 0; i < 400; i++) client.Connection(socket, perConnection);
         var best = long.MaxValue;
-        for (var round = 0; round < 3; round++)
+        for (var round = 0; round < 5; round++)
         {
             var before = GC.GetTotalAllocatedBytes(precise: true);
             for (var i = 0; i < Connections; i++) client.Connection(socket, perConnection);
@@ -126,8 +126,9 @@ public sealed partial class MessageCostTests(ITestOutputHelper output) : IAsyncL
     /// hash, MimeKit's parser options cloned per message, an array per header name, the params arrays of Trim calls),
     /// 21,150 and 21,119 after; verified with SPF and DMARC (no report store) 33,917 before, 28,450 after. Signing then
     /// 21,119 to 19,656 (the DKIM-Signature written tag by tag without a string per tag, its hashed form encoded into a
-    /// pooled buffer, the header names' bytes on the stack).</summary>
-    private const long MaxVerifyBytes = 23_000, MaxSignBytes = 20_500, MaxVerifyDefaultBytes = 30_500;
+    /// pooled buffer, the header names' bytes on the stack). Verifying then 21,150 to 20,458-20,795 (DKIM tag lists
+    /// without a string per tag name, sized once). The figures move by up to 500 bytes from run to run (timers, tiering), hence the margins.</summary>
+    private const long MaxVerifyBytes = 22_000, MaxSignBytes = 20_800, MaxVerifyDefaultBytes = 29_800;
 
     [Fact]
     public async Task A_verified_message_on_its_own_connection_allocates_a_bounded_number_of_bytes()
