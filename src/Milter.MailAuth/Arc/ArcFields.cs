@@ -24,10 +24,11 @@ public static class ArcFieldNames
     /// <summary>The kind of an ARC field name (case-insensitive, trailing WSP ignored), or null for any other field.</summary>
     public static ArcFieldKind? KindOf(string name)
     {
-        name = name.TrimEnd(' ', '\t');
-        if (name.Equals(Seal, StringComparison.OrdinalIgnoreCase)) return ArcFieldKind.Seal;
-        if (name.Equals(MessageSignature, StringComparison.OrdinalIgnoreCase)) return ArcFieldKind.MessageSignature;
-        if (name.Equals(AuthenticationResults, StringComparison.OrdinalIgnoreCase)) return ArcFieldKind.AuthenticationResults;
+        // A span trim: TrimEnd(' ', '\t') allocated its character array on every header field of every message.
+        var trimmed = name.AsSpan().TrimEnd(" \t");
+        if (trimmed.Equals(Seal, StringComparison.OrdinalIgnoreCase)) return ArcFieldKind.Seal;
+        if (trimmed.Equals(MessageSignature, StringComparison.OrdinalIgnoreCase)) return ArcFieldKind.MessageSignature;
+        if (trimmed.Equals(AuthenticationResults, StringComparison.OrdinalIgnoreCase)) return ArcFieldKind.AuthenticationResults;
         return null;
     }
 

@@ -16,37 +16,37 @@ internal static class DkimSignatureFormatter
     {
         var sb = new StringBuilder(512);
         column = FirstColumn;
-        Add(sb, ref column, "v=1;");
-        Add(sb, ref column, "a=" + f.Algorithm + ";");
-        Add(sb, ref column, "c=" + DkimCanonicalizationNames.ToPairValue(f.HeaderCanonicalization, f.BodyCanonicalization) + ";");
-        Add(sb, ref column, "d=" + f.Domain + ";");
-        Add(sb, ref column, "s=" + f.Selector + ";");
+        Add(sb, ref column, "v=1;", "", "");
+        Add(sb, ref column, "a=", f.Algorithm, ";");
+        Add(sb, ref column, "c=", DkimCanonicalizationNames.ToPairValue(f.HeaderCanonicalization, f.BodyCanonicalization), ";");
+        Add(sb, ref column, "d=", f.Domain, ";");
+        Add(sb, ref column, "s=", f.Selector, ";");
         if (f.Timestamp is long t)
         {
-            Add(sb, ref column, "t=" + t.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";");
+            Add(sb, ref column, "t=", t.ToString(System.Globalization.CultureInfo.InvariantCulture), ";");
         }
         if (f.Expiration is long x)
         {
-            Add(sb, ref column, "x=" + x.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";");
+            Add(sb, ref column, "x=", x.ToString(System.Globalization.CultureInfo.InvariantCulture), ";");
         }
         if (f.Identity is not null)
         {
-            Add(sb, ref column, "i=" + DkimQuotedPrintable.Encode(f.Identity) + ";"); // RFC 6376 3.5: dkim-quoted-printable
+            Add(sb, ref column, "i=", DkimQuotedPrintable.Encode(f.Identity), ";"); // RFC 6376 3.5: dkim-quoted-printable
         }
         for (int i = 0; i < f.SignedHeaderNames.Count; i++)
         {
-            string piece = (i == 0 ? "h=" : "") + f.SignedHeaderNames[i] + (i == f.SignedHeaderNames.Count - 1 ? ";" : ":");
+            string end = i == f.SignedHeaderNames.Count - 1 ? ";" : ":";
             if (i == 0)
             {
-                Add(sb, ref column, piece);
+                Add(sb, ref column, "h=", f.SignedHeaderNames[i], end);
             }
             else
             {
-                Append(sb, ref column, piece, separator: "");
+                Append(sb, ref column, "", f.SignedHeaderNames[i], end, separator: "");
             }
         }
-        Add(sb, ref column, "bh=" + f.BodyHash + ";");
-        Add(sb, ref column, "b=");
+        Add(sb, ref column, "bh=", f.BodyHash, ";");
+        Add(sb, ref column, "b=", "", "");
         return sb.ToString();
     }
 
@@ -72,12 +72,15 @@ internal static class DkimSignatureFormatter
         return sb.ToString();
     }
 
-    private static void Add(StringBuilder sb, ref int column, string text) =>
-        Append(sb, ref column, text, sb.Length == 0 ? "" : " ");
+    /// <summary>One tag written as <paramref name="start"/>, <paramref name="value"/> and <paramref name="end"/> (in three
+    /// appends: the concatenations made a string per tag of every signature, issue 16).</summary>
+    private static void Add(StringBuilder sb, ref int column, string start, string value, string end) =>
+        Append(sb, ref column, start, value, end, sb.Length == 0 ? "" : " ");
 
-    private static void Append(StringBuilder sb, ref int column, string text, string separator)
+    private static void Append(StringBuilder sb, ref int column, string start, string value, string end, string separator)
     {
-        if (sb.Length > 0 && column + separator.Length + text.Length > Width)
+        int length = start.Length + value.Length + end.Length;
+        if (sb.Length > 0 && column + separator.Length + length > Width)
         {
             sb.Append("\r\n ");
             column = 1;
@@ -87,7 +90,7 @@ internal static class DkimSignatureFormatter
             sb.Append(separator);
             column += separator.Length;
         }
-        sb.Append(text);
-        column += text.Length;
+        sb.Append(start).Append(value).Append(end);
+        column += length;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -123,8 +124,18 @@ public sealed class DkimSigningContext : IDisposable
             DkimHeaderCanonicalizer.AppendTo(hash, o.HeaderCanonicalization, field.Name, field.Value, appendCrlf: true);
         }
         // The signature field itself, with an empty b= and without its final CRLF (RFC 6376 3.7).
-        DkimHeaderCanonicalizer.AppendTo(hash, o.HeaderCanonicalization, Encoding.ASCII.GetBytes(DkimSignatureHeader.FieldName),
-            Encoding.ASCII.GetBytes(" " + template), appendCrlf: false);
+        // Its bytes in a pooled buffer (" " + template and its byte array were two allocations per signature, issue 16).
+        byte[] own = ArrayPool<byte>.Shared.Rent(template.Length + 1);
+        try
+        {
+            own[0] = (byte)' ';
+            int length = 1 + Encoding.ASCII.GetBytes(template, own.AsSpan(1));
+            DkimHeaderCanonicalizer.AppendTo(hash, o.HeaderCanonicalization, FieldNameBytes, own.AsSpan(0, length), appendCrlf: false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(own);
+        }
         byte[] signature = o.Key.SignHash(hash.GetHashAndReset());
         string b64 = Convert.ToBase64String(signature);
         string value;
@@ -144,6 +155,8 @@ public sealed class DkimSigningContext : IDisposable
     }
 
     public void Dispose() => _body.Dispose();
+
+    private static readonly byte[] FieldNameBytes = Encoding.ASCII.GetBytes(DkimSignatureHeader.FieldName);
 
     private readonly record struct KeptField(int NameIndex, byte[] Name, byte[] Value);
 }

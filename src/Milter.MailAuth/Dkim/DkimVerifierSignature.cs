@@ -248,7 +248,7 @@ public sealed class DkimVerifierSignature
         {
             int colon = h.IndexOf(':', start);
             int end = colon < 0 ? h.Length : colon;
-            string name = h[start..end].Trim(' ', '\t', '\r', '\n');
+            string name = h.AsSpan(start, end - start).Trim(" \t\r\n").ToString();
             if (name.Length == 0 || !IsFieldName(name))
             {
                 Fail(DkimResult.Neutral, "malformed h=");
@@ -319,7 +319,7 @@ public sealed class DkimVerifierSignature
         }
         foreach (string method in q.Split(':'))
         {
-            if (method.Trim(' ', '\t', '\r', '\n').Equals("dns/txt", StringComparison.OrdinalIgnoreCase))
+            if (method.AsSpan().Trim(" \t\r\n").Equals("dns/txt", StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -4,7 +4,7 @@ namespace Milter.MailAuth.Dkim;
 /// line breaks included, without the line break that ends the field.</summary>
 public readonly record struct RawHeaderField(ReadOnlyMemory<byte> Name, ReadOnlyMemory<byte> Value)
 {
-    public string NameString => System.Text.Encoding.Latin1.GetString(Name.Span).TrimEnd(' ', '\t');
+    public string NameString => System.Text.Encoding.Latin1.GetString(Name.Span.TrimEnd(" \t"u8));
 }
 
 /// <summary>A whole message split into raw header fields and body.</summary>

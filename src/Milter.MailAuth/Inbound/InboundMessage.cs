@@ -52,7 +52,10 @@ public sealed class InboundMessage : IDisposable
             _fromCount++;
             _firstFrom ??= value.ToArray();
         }
-        _dkim.AddHeader(Encoding.ASCII.GetBytes(name), value);
+        // The name's bytes on the stack: a new array per header field otherwise (issue 16).
+        Span<byte> nameBytes = name.Length <= 256 ? stackalloc byte[name.Length] : new byte[name.Length];
+        Encoding.ASCII.GetBytes(name, nameBytes);
+        _dkim.AddHeader(nameBytes, value);
     }
 
     public void AppendBody(ReadOnlySpan<byte> chunk)

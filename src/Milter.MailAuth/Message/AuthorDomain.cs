@@ -44,13 +44,22 @@ public sealed record AuthorDomain(AuthorStatus Status, string? Address, string? 
         return FromValue(first);
     }
 
-    /// <summary>Parses one From header value with MimeKit's strict address parser.</summary>
-    public static AuthorDomain FromValue(byte[] value)
+    /// <summary>The parser options, made once: MimeKit only reads them while parsing (as it does its shared
+    /// <see cref="ParserOptions.Default"/>), and a clone per message cost more than the parse (issue 16).</summary>
+    private static readonly ParserOptions StrictOptions = NewStrictOptions();
+
+    private static ParserOptions NewStrictOptions()
     {
         var options = ParserOptions.Default.Clone();
         options.AddressParserComplianceMode = RfcComplianceMode.Strict;
         options.AllowAddressesWithoutDomain = false;
-        if (!InternetAddressList.TryParse(options, value, out var list))
+        return options;
+    }
+
+    /// <summary>Parses one From header value with MimeKit's strict address parser.</summary>
+    public static AuthorDomain FromValue(byte[] value)
+    {
+        if (!InternetAddressList.TryParse(StrictOptions, value, out var list))
             return new(AuthorStatus.Unparseable, null, null, "From header does not parse as an address list");
         var mailboxes = list.Mailboxes.ToList();
         if (mailboxes.Count == 0) return new(AuthorStatus.Unparseable, null, null, "From header holds no mailbox");

@@ -23,7 +23,9 @@ internal sealed class OutboundSigning : IDisposable
 
     public void AddHeader(string name, byte[] rawValue)
     {
-        var nameBytes = Encoding.ASCII.GetBytes(name);
+        // On the stack: a new array per header field otherwise (issue 16).
+        Span<byte> nameBytes = name.Length <= 256 ? stackalloc byte[name.Length] : new byte[name.Length];
+        Encoding.ASCII.GetBytes(name, nameBytes);
         foreach (var (_, c) in _contexts) c.AddHeader(nameBytes, rawValue);
     }
 
