@@ -158,9 +158,11 @@ public sealed class HostileClientTests : IAsyncLifetime
     [Fact]
     public async Task Between_frames_the_idle_timeout_still_applies()
     {
-        var spec = await Start(new() { IdleTimeout = TimeSpan.FromSeconds(60), FrameTimeout = TimeSpan.FromMilliseconds(300) });
+        // The frame deadline also bounds the wait for OPTNEG after accept, so it must leave room for a loaded machine
+        // (300 ms closed the connection before OPTNEG once at load 15); the pause between frames is 3 times it.
+        var spec = await Start(new() { IdleTimeout = TimeSpan.FromSeconds(60), FrameTimeout = TimeSpan.FromSeconds(1) });
         await using var client = await Negotiated(spec);
-        await Task.Delay(1200);
+        await Task.Delay(3000);
         Assert.True((await client.ConnectAsync("client.example", ConnectFamily.IPv4, 1234, "192.0.2.1")).IsContinue);
         Assert.Equal(MilterResponseCode.Accept, (await client.SendMessageAsync(Tx)).Reply.Code);
     }
