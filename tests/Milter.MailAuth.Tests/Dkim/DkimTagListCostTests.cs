@@ -31,4 +31,20 @@ public sealed class DkimTagListCostTests(ITestOutputHelper output)
         Assert.Equal("lab.example", list["d"]);
         Assert.True(bytes <= MaxBytes, $"{bytes} bytes allocated per parse; at most {MaxBytes} expected");
     }
+
+    /// <summary>Past the cap: a hostile tag list of 10,000 tags is refused at the 65th, and the list is sized to the cap,
+    /// not to the count of ';' (10,001 entries would be about 320 KB for one header).</summary>
+    [Fact]
+    public void A_tag_list_past_the_tag_cap_is_refused_and_its_list_is_sized_to_the_cap()
+    {
+        string hostile = string.Join("; ", Enumerable.Range(0, 10_000).Select(i => $"t{i}=v"));
+        Assert.False(DkimTagList.TryParse(hostile, out _, out _)); // JIT, statics
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.False(DkimTagList.TryParse(hostile, out var list, out var error));
+        var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"allocated by the refused parse: {bytes} bytes");
+        Assert.Null(list);
+        Assert.Equal($"more than {DkimTagList.MaxTags} tags", error);
+        Assert.True(bytes <= 32 * 1024, $"{bytes} bytes allocated refusing a 10,000-tag list; at most 32 KB expected");
+    }
 }
