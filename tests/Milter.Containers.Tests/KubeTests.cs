@@ -62,11 +62,8 @@ public sealed class KubeTests(LabImages images, ITestOutputHelper output)
             Mail.Message("kube relay", "you@example.com"));
         Assert.True(sent.Accepted, sent.Transcript + "\n" + await lab.DescribeAsync());
         byte[] relayed = Mail.Relayed((await WaitForMessagesAsync(lab, 1))[0]);
-        string headers = Mail.Headers(relayed);
-        Assert.Equal(1, Mail.Count(headers, "DKIM-Signature"));
+        string headers = await Mail.AssertSignedOnceAsync(relayed, lab.Net.Dns.Port);
         Assert.Contains($"d={KubeLab.Domain}", headers, StringComparison.Ordinal);
-        var verdict = await DkimPy.VerifyAsync(relayed, lab.Net.Dns.Port);
-        Assert.True(verdict.Pass, verdict.Output + "\n" + headers);
         Assert.Contains($"signed={KubeLab.Domain}/{ComposeLab.Selector}", await Podman.LogsAsync(milter), StringComparison.Ordinal);
 
         clock.Restart();

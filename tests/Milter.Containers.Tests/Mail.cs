@@ -1,4 +1,5 @@
 using System.Text;
+using Milter.TestKit.Peers;
 using Milter.TestKit.Postfix;
 
 namespace Milter.Containers.Tests;
@@ -24,4 +25,15 @@ public static class Mail
     /// <summary>How many fields named <paramref name="name"/> the header block holds.</summary>
     public static int Count(string headers, string name) =>
         ("\r\n" + headers).Split("\r\n" + name + ":", StringSplitOptions.None).Length - 1;
+
+    /// <summary>Asserts the relayed message carries exactly one DKIM-Signature and that dkimpy verifies it against the
+    /// test's DNS server; returns the header block. <paramref name="context"/> is added to a failure message.</summary>
+    public static async Task<string> AssertSignedOnceAsync(byte[] relayed, int dnsPort, string context = "")
+    {
+        string headers = Headers(relayed);
+        Assert.True(Count(headers, "DKIM-Signature") == 1, $"not exactly one DKIM-Signature:\n{headers}\n{context}");
+        var verdict = await DkimPy.VerifyAsync(relayed, dnsPort);
+        Assert.True(verdict.Pass, verdict.Output + "\n" + headers);
+        return headers;
+    }
 }

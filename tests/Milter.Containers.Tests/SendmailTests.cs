@@ -26,11 +26,8 @@ public sealed class SendmailTests(SendmailLab lab, ITestOutputHelper output) : I
         await lab.SetGatewayNamesAsync($"{lab.Compose.Gateway} {SendmailLab.InternalName}");
         byte[] relayed = await lab.SendAsync("sendmail outbound", "you@example.test", "someone@example.org", []);
 
-        string headers = Mail.Headers(relayed);
-        Assert.True(Mail.Count(headers, "DKIM-Signature") == 1, headers + "\n" + await lab.DescribeAsync());
+        string headers = await Mail.AssertSignedOnceAsync(relayed, lab.Compose.Dns.Port, await lab.DescribeAsync());
         Assert.Contains($"d={ComposeLab.Domain}", headers);
-        var verdict = await DkimPy.VerifyAsync(relayed, lab.Compose.Dns.Port);
-        Assert.True(verdict.Pass, verdict.Output + "\n" + headers);
 
         // Milter counted the name only because Sendmail said it verified it: {client_resolve}=OK reached Milter at
         // connect (Sendmail's milter trace). Without it, a forged PTR name would count the same (FilterDriver tests).
