@@ -186,4 +186,18 @@ public class BodyHashTests
         }
         return System.Text.Encoding.Latin1.GetBytes(result);
     }
+
+    /// <summary>The write buffer goes back to the pool at Complete: body bytes after it are refused by the canonicalizer
+    /// (never written to a buffer the pool may have handed out again), and the hash stays what it was.</summary>
+    [Theory]
+    [InlineData(DkimCanonicalization.Simple)]
+    [InlineData(DkimCanonicalization.Relaxed)]
+    public void Body_after_complete_is_refused_and_the_hash_stays(DkimCanonicalization c)
+    {
+        using var hasher = new DkimBodyHasher(c);
+        hasher.Append("Hello\r\n"u8);
+        byte[] first = hasher.Complete();
+        Assert.Throws<InvalidOperationException>(() => hasher.Append("\r\n\r\nmore text after the end\r\n"u8));
+        Assert.Equal(first, hasher.Complete());
+    }
 }
