@@ -73,5 +73,13 @@ passed=$(awk '/^ +Passed: [0-9]+$/ {s+=$2} /^fuzz: [0-9]+ passed, [0-9]+ failed$
 failed=$(awk '/^ +Failed: [0-9]+$/ {s+=$2} /^fuzz: [0-9]+ passed, [0-9]+ failed$/ {s+=$4} END {print s+0}' "$log")
 skipped=$(awk '/^ +Skipped: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+# CI keeps only the end of this output: repeat each failed test's name and the start of its message here.
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests (name and the first lines of each message; the full text is above):"
+  awk '/^  Failed / {n=0; on=1}
+       on && /^  (Passed|Skipped) |^\[xUnit/ {on=0}
+       on && n < 16 {print "  " $0; n++}
+       /^fuzz: .*FAILED|^fuzz: [a-z]+: .*crashes [1-9]|hangs [1-9]/ {print "  " $0}' "$log"
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
