@@ -128,9 +128,35 @@ public sealed class LabImages : IAsyncLifetime
             if (!build.Succeeded)
                 throw new InvalidOperationException($"podman build {dockerfile} failed: {LastLine(build)}\n{build.Describe()}");
             Figures.Add($"image {name}: built in {Figures.Seconds(clock.Elapsed)}");
+            await PruneAsync(name, tag);
         }
         await Podman.OutputAsync("tag", tag, latest);
         return tag;
+    }
+
+    /// <summary>Lab tags of one image kept besides the one just built (another checkout on the machine may use them).</summary>
+    private const int KeptOlderBuilds = 2;
+
+    /// <summary>
+    /// After a new build, so runs on changing sources do not fill the disk (each Milter build leaves a 1.5 GB
+    /// build stage): the image's older lab tags but the newest <see cref="KeptOlderBuilds"/> are removed, and
+    /// untagged images more than a day old (build stages, the layer cache of older builds) are pruned. A tag
+    /// a container still uses stays (podman refuses); the pruning never fails the run.
+    /// </summary>
+    private static async Task PruneAsync(string name, string current)
+    {
+        var listed = await Podman.RunAsync("images", "--sort", "created", "--format", "{{.Repository}}:{{.Tag}}",
+            "--filter", $"reference=localhost/{name}");
+        var older = listed.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(t => t.StartsWith($"localhost/{name}:lab-", StringComparison.Ordinal) && t != current)
+            .Skip(KeptOlderBuilds).ToList();
+        int removed = 0;
+        foreach (string old in older)
+            if ((await Podman.RunAsync("rmi", old)).Succeeded) removed++;
+        var pruned = await Podman.RunAsync("image", "prune", "--force", "--filter", "until=24h");
+        int prunedCount = pruned.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        Figures.Add($"image {name}: {removed} older lab tag(s) removed, {prunedCount} untagged image(s) older than a day pruned" +
+            (pruned.Succeeded ? "" : $" (prune failed: {LastLine(pruned)})"));
     }
 
     /// <summary>SHA-256 over the ids of the base images and the relative path and bytes of every file under
