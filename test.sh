@@ -73,13 +73,15 @@ passed=$(awk '/^ +Passed: [0-9]+$/ {s+=$2} /^fuzz: [0-9]+ passed, [0-9]+ failed$
 failed=$(awk '/^ +Failed: [0-9]+$/ {s+=$2} /^fuzz: [0-9]+ passed, [0-9]+ failed$/ {s+=$4} END {print s+0}' "$log")
 skipped=$(awk '/^ +Skipped: [0-9]+$/ {s+=$2} END {print s+0}' "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-# CI keeps only the end of this output: repeat each failed test's name and the start of its message here.
+# CI keeps only the end of this output: repeat the failed tests here, bounded so that the list never pushes
+# the summary line out (the first 10 with up to 12 lines of their message, then names only, then a count).
 if [ "$failed" -gt 0 ]; then
-  echo "failed tests (name and the first lines of each message; the full text is above):"
-  awk '/^  Failed / {n=0; on=1}
+  echo "failed tests (the first lines of each message; the full text is above):"
+  awk '/^  Failed / {count++; n=0; on = count <= 10; if (!on && count <= 60) print "  " $0}
        on && /^  (Passed|Skipped) |^\[xUnit/ {on=0}
-       on && n < 16 {print "  " $0; n++}
-       /^fuzz: .*FAILED|^fuzz: [a-z]+: .*crashes [1-9]|hangs [1-9]/ {print "  " $0}' "$log"
+       on && n < 12 {print "  " $0; n++}
+       /^fuzz: [a-z]+: .*(crashes|hangs) [1-9]|^fuzz: .*FAILED/ {print "  " $0}
+       END {if (count > 60) print "  ... and " count - 60 " more failed tests"}' "$log"
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
