@@ -33,7 +33,7 @@ public static class Mail
         string headers = Headers(relayed);
         Assert.True(Count(headers, "DKIM-Signature") == 1, $"not exactly one DKIM-Signature:\n{headers}\n{context}");
         var verdict = await DkimPy.VerifyAsync(relayed, dnsPort);
-        Assert.True(verdict.Pass, verdict.Output + "\n" + headers);
+        Assert.True(verdict.Pass, $"{verdict.Output}\n{headers}\n{context}");
         return headers;
     }
 }
