@@ -135,7 +135,7 @@ public sealed class LabImages : IAsyncLifetime
     }
 
     /// <summary>Lab tags of one image kept besides the one just built (another checkout on the machine may use them).</summary>
-    private const int KeptOlderBuilds = 2;
+    internal const int KeptOlderBuilds = 2;
 
     /// <summary>
     /// After a new build, so runs on changing sources do not fill the disk (each Milter build leaves a 1.5 GB
@@ -143,7 +143,7 @@ public sealed class LabImages : IAsyncLifetime
     /// untagged images more than a day old (build stages, the layer cache of older builds) are pruned. A tag
     /// a container still uses stays (podman refuses); the pruning never fails the run.
     /// </summary>
-    private static async Task PruneAsync(string name, string current)
+    internal static async Task PruneAsync(string name, string current)
     {
         var listed = await Podman.RunAsync("images", "--sort", "created", "--format", "{{.Repository}}:{{.Tag}}",
             "--filter", $"reference=localhost/{name}");
